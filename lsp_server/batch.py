@@ -1,0 +1,28 @@
+"""Fill many prompt/suffix pairs (benchmark tasks) in batches: one code path for the CLI and the evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lsp_server.holes import Span
+from lsp_server.infill import FillOptions, FillRequest, Infiller
+from lsp_server.progress import progress_bar
+
+
+def fill_pairs(
+    infiller: Infiller,
+    pairs: Sequence[tuple[str, str]],
+    options: FillOptions,
+    seed: int = 0,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> list[str]:
+    """One completion for each (prefix, suffix) pair: the text that goes between them."""
+    out: list[str] = []
+    with progress_bar(total=len(pairs), desc="fill", unit="task", enabled=progress) as bar:
+        for i in range(0, len(pairs), batch_size):
+            batch = pairs[i : i + batch_size]
+            requests = [FillRequest(p + s, [Span(len(p), len(p))]) for p, s in batch]
+            out += [r.completions[0] for r in infiller.fill_batch(requests, options, seed=seed + i)]
+            bar.update(len(batch))
+    return out

@@ -1,0 +1,215 @@
+"""The absorbing-state denoising loop: a pure function of tensors.
+
+Positions to fill start as the mask token. Each step predicts every still-masked position, then commits
+some of them (the most certain first, by the chosen unmasking order) so that all are committed by the last
+step. The loop knows no text and reads no global state; the caller gives a ``LogitsFn``, token ids, a
+seeded ``torch.Generator`` and a frozen ``DenoiseConfig``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+# (ids (B, T), attention_mask (B, T), positions (B, T) bool) -> logits at those positions (M, V),
+# rows in row-major order of ``positions.nonzero()``.
+LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class UnmaskOrder(str, enum.Enum):
+    """Which masked positions to commit first."""
+
+    CONFIDENCE = "confidence"  # highest probability of the sampled token
+    MARGIN = "margin"  # largest gap between the two most likely tokens
+    ENTROPY = "entropy"  # lowest predictive entropy
+    RANDOM = "random"  # uniformly random order (the plain absorbing-state reverse process)
+
+
+@dataclass(frozen=True)
+class DenoiseConfig:
+    """Settings of one denoising run.
+
+    ``steps`` is the most steps taken; with ``threshold`` set, a step also commits every position whose
+    confidence exceeds it, so the run may finish sooner. ``remask`` re-masks that fraction of each step's
+    commit count among the least confident tokens committed in earlier steps (ReMDM-style correction).
+    ``temperature`` 0 means greedy.
+    """
+
+    steps: int = 16
+    order: UnmaskOrder = UnmaskOrder.CONFIDENCE
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    threshold: float | None = None
+    remask: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError("steps must be >= 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.top_k < 0:
+            raise ValueError("top_k must be >= 0")
+        if self.threshold is not None and not 0 < self.threshold <= 1:
+            raise ValueError("threshold must be in (0, 1]")
+        if not 0 <= self.remask < 1:
+            raise ValueError("remask must be in [0, 1)")
+
+
+@dataclass
+class StepInfo:
+    """What ``on_step`` receives after each step."""
+
+    step: int  # 1-based
+    steps: int
+    x_t: torch.Tensor  # (B, T) current ids, still-masked positions hold mask_id
+    remaining: int  # masked positions left in the batch
+
+
+@dataclass
+class DenoiseResult:
+    """Token ids with every fillable position committed, and the confidence of each committed token."""
+
+    ids: torch.Tensor  # (B, T)
+    confidence: torch.Tensor  # (B, T) float; 1.0 at positions that were never masked
+    steps_run: int
+    stopped: bool  # True when should_stop ended the run early (ids then still hold masks)
+
+
+def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Set logits outside the top-k / nucleus to -inf.  logits: (M, V)."""
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (M, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (M, V)
+        cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        drop = cum - torch.softmax(sorted_logits, dim=-1) > top_p  # keep the token that crosses top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def sample_tokens(
+    logits: torch.Tensor, config: DenoiseConfig, generator: torch.Generator, mask_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw one token per row, never the mask itself.
+
+    Returns (tokens (M,), confidence (M,), order score (M,), higher commits first).
+    """
+    never = torch.tensor([mask_id], device=logits.device)
+    logits = logits.float().index_fill(-1, never, float("-inf"))
+    if config.temperature > 0:
+        scaled = filter_logits(logits / config.temperature, config.top_k, config.top_p)
+        probs = torch.softmax(scaled, dim=-1)  # (M, V)
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (M,)
+    else:
+        probs = torch.softmax(logits, dim=-1)
+        tokens = probs.argmax(dim=-1)
+    confidence = probs.gather(-1, tokens[:, None]).squeeze(-1)  # (M,)
+    score = order_score(probs, confidence, config.order, generator)
+    return tokens, confidence, score
+
+
+def order_score(
+    probs: torch.Tensor, confidence: torch.Tensor, order: UnmaskOrder, generator: torch.Generator
+) -> torch.Tensor:
+    """Score each row so that higher means commit earlier.  probs: (M, V)."""
+    if order is UnmaskOrder.CONFIDENCE:
+        return confidence
+    if order is UnmaskOrder.MARGIN:
+        top2 = torch.topk(probs, 2, dim=-1).values  # (M, 2)
+        return top2[:, 0] - top2[:, 1]
+    if order is UnmaskOrder.ENTROPY:
+        return (probs * torch.log(probs.clamp_min(1e-12))).sum(dim=-1)  # -H
+    return torch.rand(confidence.shape, generator=generator, device=confidence.device)
+
+
+def _commit_counts(masked: torch.Tensor, steps_left: int) -> torch.Tensor:
+    """Per row, how many masked positions to commit now so that all are done in ``steps_left`` steps."""
+    remaining = masked.sum(dim=-1)  # (B,)
+    return torch.div(remaining + steps_left - 1, steps_left, rounding_mode="floor")  # ceil
+
+
+def _top_positions(score: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Boolean (B, T) selecting the ``count[b]`` highest scores of each row (-inf never selected)."""
+    ranked = torch.argsort(score, dim=-1, descending=True)  # (B, T)
+    rank = torch.empty_like(ranked).scatter_(-1, ranked, torch.arange(score.shape[-1], device=score.device).expand_as(ranked))
+    return (rank < count[:, None]) & torch.isfinite(score)
+
+
+def denoise(
+    logits_fn: LogitsFn,
+    x: torch.Tensor,
+    mask_id: int,
+    config: DenoiseConfig,
+    generator: torch.Generator,
+    attention_mask: torch.Tensor | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+) -> DenoiseResult:
+    """Fill every position of ``x`` (B, T) that holds ``mask_id``; other positions never change."""
+    x_t = x.clone()  # (B, T)
+    if attention_mask is None:
+        attention_mask = torch.ones_like(x_t)
+    confidence = torch.ones(x_t.shape, dtype=torch.float32, device=x_t.device)  # (B, T)
+    fillable = x_t == mask_id  # (B, T) only these may ever change
+    committed_at = torch.full(x_t.shape, -1, dtype=torch.long, device=x_t.device)
+    step = 0
+    for step in range(1, config.steps + 1):
+        if should_stop is not None and should_stop():
+            return DenoiseResult(x_t, confidence, step - 1, stopped=True)
+        masked = x_t == mask_id  # (B, T)
+        if not masked.any():
+            return DenoiseResult(x_t, confidence, step - 1, stopped=False)
+        logits = logits_fn(x_t, attention_mask, masked)  # (M, V)
+        tokens, conf, score = sample_tokens(logits, config, generator, mask_id)  # (M,)
+        full_score = torch.full(x_t.shape, float("-inf"), device=x_t.device)
+        full_score[masked] = score
+        count = _commit_counts(masked, config.steps - step + 1)  # (B,)
+        if config.threshold is not None:
+            full_conf = torch.zeros(x_t.shape, device=x_t.device)
+            full_conf[masked] = conf
+            above = ((full_conf > config.threshold) & masked).sum(dim=-1)  # (B,)
+            count = torch.maximum(count, above)
+        chosen = _top_positions(full_score, count)  # (B, T)
+        proposal = torch.full_like(x_t, mask_id)
+        proposal[masked] = tokens
+        proposal_conf = torch.zeros_like(confidence)
+        proposal_conf[masked] = conf
+        x_t = torch.where(chosen, proposal, x_t)
+        confidence = torch.where(chosen, proposal_conf, confidence)
+        committed_at = torch.where(chosen, torch.full_like(committed_at, step), committed_at)
+        if config.remask > 0 and step < config.steps:
+            x_t, confidence, committed_at = _remask(
+                x_t, confidence, committed_at, fillable, count, step, mask_id, config.remask
+            )
+        if on_step is not None:
+            on_step(StepInfo(step, config.steps, x_t, int((x_t == mask_id).sum())))
+    return DenoiseResult(x_t, confidence, step, stopped=False)
+
+
+def _remask(
+    x_t: torch.Tensor,
+    confidence: torch.Tensor,
+    committed_at: torch.Tensor,
+    fillable: torch.Tensor,
+    count: torch.Tensor,
+    step: int,
+    mask_id: int,
+    fraction: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Re-mask the least confident tokens committed before ``step`` (never the caller's kept tokens)."""
+    n = torch.floor(count.float() * fraction).long()  # (B,)
+    eligible = fillable & (committed_at > 0) & (committed_at < step) & (x_t != mask_id)
+    score = torch.where(eligible, -confidence, torch.full_like(confidence, float("-inf")))
+    again = _top_positions(score, n)  # (B, T)
+    x_t = torch.where(again, torch.full_like(x_t, mask_id), x_t)
+    confidence = torch.where(again, torch.ones_like(confidence), confidence)
+    committed_at = torch.where(again, torch.full_like(committed_at, -1), committed_at)
+    return x_t, confidence, committed_at

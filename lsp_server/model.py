@@ -1,0 +1,181 @@
+"""Load a Hugging Face masked-LM checkpoint (safetensors only) and expose logits at chosen positions.
+
+Any directory with ``config.json``, ``*.safetensors`` weights and a fast tokenizer loads; the end-of-middle
+token is optional (without it a hole is filled to its full length budget). The output head runs only on the
+positions asked for, which is most of the cost saved on a CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as hf_logging
+
+from lsp_server import tokens
+from lsp_server.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package."""
+    return Path(str(resources.files("lsp_server") / "models" / "default"))
+
+
+@dataclass
+class LoadedModel:
+    """A masked LM, its tokenizer, and the token ids the engine needs."""
+
+    model: PreTrainedModel
+    tokenizer: object  # a transformers fast tokenizer
+    path: Path
+    device: torch.device
+    dtype: torch.dtype
+    mask_id: int
+    pad_id: int
+    eom_id: int | None
+    cls_id: int | None
+    sep_id: int | None
+    max_length: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @torch.inference_mode()
+    def logits_at(self, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Logits (M, V) at the True entries of ``positions`` (B, T), in row-major order."""
+        return _masked_logits(self.model, ids, attention_mask, positions).float()
+
+
+def _masked_logits(
+    model: PreTrainedModel, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor
+) -> torch.Tensor:
+    """Run the encoder on all tokens and the output head only where ``positions`` is True."""
+    head = _split_head(model)
+    if head is None:
+        return model(input_ids=ids, attention_mask=attention_mask).logits[positions]
+    base, project = head
+    hidden = base(input_ids=ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+    return project(hidden[positions])  # (M, V)
+
+
+def _split_head(model: PreTrainedModel):
+    """(encoder, head) for architectures whose head we can apply to selected positions, else None."""
+    if hasattr(model, "model") and hasattr(model, "head") and hasattr(model, "decoder"):  # ModernBERT
+        return model.model, lambda h: model.decoder(model.head(h))
+    if hasattr(model, "bert") and hasattr(model, "cls"):  # BERT
+        return model.bert, model.cls
+    if hasattr(model, "roberta") and hasattr(model, "lm_head"):  # RoBERTa
+        return model.roberta, model.lm_head
+    return None
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
+    if device not in DEVICES:
+        raise ModelLoadError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("device 'cuda' was asked for but no CUDA device is available")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """bf16 where it is fast (CUDA, CPUs with bf16 support), never fp16 on a CPU."""
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if dtype == "float16" and device.type == "cpu":
+        raise ModelLoadError("float16 on a CPU is several times slower than float32; use bfloat16 or float32")
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device.type == "cuda":
+        return torch.bfloat16
+    return torch.bfloat16 if _cpu_has_bf16() else torch.float32
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_checkpoint(path: Path) -> None:
+    """Fail with one clear message when a checkpoint directory cannot be a safetensors masked LM."""
+    if not path.exists():
+        raise ModelLoadError(f"model directory not found: {path}")
+    if not path.is_dir():
+        raise ModelLoadError(f"model path is not a directory: {path}")
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{path} has no config.json; is it a Hugging Face checkpoint directory?")
+    if not any(path.glob("*.safetensors")):
+        raise ModelLoadError(f"{path} has no *.safetensors weights (pickle checkpoints are not loaded)")
+    if not (path / "tokenizer.json").is_file():
+        raise ModelLoadError(f"{path} has no tokenizer.json (a fast tokenizer is required)")
+
+
+def load_model(
+    path: str | Path | None = None, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False
+) -> LoadedModel:
+    """Load a checkpoint directory (the bundled default when ``path`` is None) for inference."""
+    path = Path(path) if path is not None else default_model_dir()
+    check_checkpoint(path)
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hf_logging.disable_progress_bar()
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForMaskedLM.from_pretrained(
+            path, config=config, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"cannot load a masked LM from {path}: {_first_line(exc)}") from exc
+    return _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)
+
+
+def _describe(model, tokenizer, path: Path, dev: torch.device, dtype: torch.dtype) -> LoadedModel:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(f"{path}: the tokenizer is not a fast tokenizer")
+    if tokenizer.mask_token_id is None:
+        raise ModelLoadError(f"{path}: the tokenizer has no mask token, so it cannot drive a masked LM")
+    vocab = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab:
+        raise ModelLoadError(f"{path}: tokenizer has {len(tokenizer)} tokens but the model only {vocab}")
+    eom = tokenizer.convert_tokens_to_ids(tokens.EOM)
+    eom_id = eom if isinstance(eom, int) and eom != tokenizer.unk_token_id else None
+    if eom_id is None:
+        log.warning("%s has no %s token: holes are filled to their full length budget", path, tokens.EOM)
+    limits = [getattr(model.config, "max_position_embeddings", None), tokenizer.model_max_length]
+    max_length = min(int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        path=path,
+        device=dev,
+        dtype=dtype,
+        mask_id=int(tokenizer.mask_token_id),
+        pad_id=int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.mask_token_id),
+        eom_id=eom_id,
+        cls_id=tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id,
+        sep_id=tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id,
+        max_length=max_length,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny tokenizer trained here, a tiny corpus, and paths to real data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO.parent / "shared" / "benchmarks" / "humaneval-infilling"
+
+
+def stdlib_texts(n: int = 40) -> list[str]:
+    """A few standard-library modules: real code to train tiny things on."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(root.glob("*.py"))[:n]
+    return [p.read_text(encoding="utf-8", errors="ignore") for p in files]
+
+
+def write_corpus(directory: Path, texts: list[str], seed: int = 0) -> Path:
+    """A corpus in the `diffill-train corpus` format: chunks with one whole-line span each."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for text in texts:
+        lines = text.splitlines(keepends=True)
+        for lo in range(0, len(lines) - 4, 30):
+            chunk = lines[lo : lo + 30]
+            i = rng.randrange(1, len(chunk) - 1)
+            start = sum(len(s) for s in chunk[:i])
+            rows.append({"text": "".join(chunk), "spans": [[start, start + len(chunk[i])]], "kinds": ["line"]})
+    with gzip.open(directory / "train-00000.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.tokenizer import save_tokenizer, train_tokenizer
+
+    out = tmp_path_factory.mktemp("tokenizer")
+    save_tokenizer(train_tokenizer(stdlib_texts(), vocab_size=600, max_length=256), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_tokenizer_dir: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"), stdlib_texts(12))

@@ -1,0 +1,117 @@
+"""Invariants of the denoising loop, on a deterministic mock model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lsp_server.denoise import DenoiseConfig, UnmaskOrder, denoise, filter_logits
+
+V, MASK = 50, 1
+
+
+class MockModel:
+    """Prefers token (position * 7 + 3) % V, more confidently at later positions; counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        b, t = positions.nonzero(as_tuple=True)
+        logits = torch.zeros(len(t), V)
+        logits[torch.arange(len(t)), (t * 7 + 3) % V] = 2.0 + t.float() / 4
+        return logits
+
+
+def make_input() -> torch.Tensor:
+    x = torch.arange(10, 10 + 24).reshape(2, 12) % V  # (B, T)
+    x[0, 3:9] = MASK
+    x[1, 1:4] = MASK
+    x[1, 8:11] = MASK
+    return x
+
+
+@pytest.mark.parametrize("order", list(UnmaskOrder))
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_fills_every_mask_and_keeps_the_rest(order: UnmaskOrder, temperature: float) -> None:
+    x = make_input()
+    cfg = DenoiseConfig(steps=4, order=order, temperature=temperature, top_k=5)
+    out = denoise(MockModel(), x, MASK, cfg, torch.Generator().manual_seed(0))
+    kept = x != MASK
+    assert torch.equal(out.ids[kept], x[kept])
+    assert not (out.ids == MASK).any()
+    assert not out.stopped
+    assert (out.confidence[~kept] > 0).all() and (out.confidence[kept] == 1).all()
+
+
+def test_greedy_picks_the_models_argmax() -> None:
+    x = make_input()
+    out = denoise(MockModel(), x, MASK, DenoiseConfig(steps=3), torch.Generator().manual_seed(0))
+    b, t = (x == MASK).nonzero(as_tuple=True)
+    assert torch.equal(out.ids[b, t], (t * 7 + 3) % V)
+
+
+def test_same_seed_same_output_other_seed_differs() -> None:
+    cfg = DenoiseConfig(steps=4, order=UnmaskOrder.RANDOM, temperature=2.0)
+    x = make_input()
+    runs = [denoise(MockModel(), x, MASK, cfg, torch.Generator().manual_seed(s)).ids for s in (7, 7, 8)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_commits_spread_over_steps() -> None:
+    model = MockModel()
+    denoise(model, make_input(), MASK, DenoiseConfig(steps=6), torch.Generator())
+    assert model.calls == 6
+
+
+def test_should_stop_is_honoured() -> None:
+    model, calls = MockModel(), []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    out = denoise(model, make_input(), MASK, DenoiseConfig(steps=6), torch.Generator(), should_stop=stop)
+    assert out.stopped and out.steps_run == 2 and model.calls == 2
+    assert (out.ids == MASK).any()
+
+
+def test_on_step_reports_progress() -> None:
+    seen = []
+    denoise(MockModel(), make_input(), MASK, DenoiseConfig(steps=3), torch.Generator(), on_step=seen.append)
+    assert [s.step for s in seen] == [1, 2, 3]
+    assert seen[-1].remaining == 0 and seen[0].remaining > seen[1].remaining
+
+
+def test_threshold_finishes_early_with_the_same_result() -> None:
+    model = MockModel()
+    x = make_input()
+    cfg = DenoiseConfig(steps=12, threshold=0.01)
+    out = denoise(model, x, MASK, cfg, torch.Generator())
+    assert model.calls == 1 and not (out.ids == MASK).any()
+    plain = denoise(MockModel(), x, MASK, DenoiseConfig(steps=12), torch.Generator())
+    assert torch.equal(out.ids, plain.ids)
+
+
+def test_remask_keeps_given_tokens_and_finishes() -> None:
+    x = make_input()
+    cfg = DenoiseConfig(steps=5, remask=0.5, temperature=1.0)
+    out = denoise(MockModel(), x, MASK, cfg, torch.Generator().manual_seed(1))
+    kept = x != MASK
+    assert torch.equal(out.ids[kept], x[kept]) and not (out.ids == MASK).any()
+
+
+def test_top_p_keeps_the_nucleus() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(filter_logits(logits, top_k=0, top_p=0.7))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(filter_logits(logits, top_k=1, top_p=1.0))
+    assert kept.tolist() == [[True, False, False, False]]
+
+
+@pytest.mark.parametrize("kwargs", [{"steps": 0}, {"temperature": -1}, {"top_p": 0}, {"remask": 1.0}])
+def test_invalid_config_is_rejected(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        DenoiseConfig(**kwargs)

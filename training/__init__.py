@@ -1,0 +1,1 @@
+"""diffill training: corpus building, tokenizer, diffusion training loop and evaluation."""
