@@ -49,11 +49,11 @@ def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--length", type=int, default=None, help="token budget of every hole (default: by layout)")
     g.add_argument("--line-length", type=int, default=32, help="token budget of a hole on its own line")
     g.add_argument("--inline-length", type=int, default=16, help="token budget of a hole inside a line")
-    g.add_argument("--single-line", action=argparse.BooleanOptionalAction, default=False,
-                   help="keep only the first line of each completion")
+    g.add_argument("--single-line", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep only the first line of each completion (eval: on for the single-line benchmark)")
 
 
-def fill_options(args: argparse.Namespace) -> FillOptions:
+def fill_options(args: argparse.Namespace, single_line_default: bool = False) -> FillOptions:
     """FillOptions from the parsed flags."""
     try:
         config = DenoiseConfig(
@@ -63,7 +63,7 @@ def fill_options(args: argparse.Namespace) -> FillOptions:
         length = args.length
         return FillOptions(
             denoise=config, line_length=length or args.line_length, inline_length=length or args.inline_length,
-            single_line=args.single_line,
+            single_line=single_line_default if args.single_line is None else args.single_line,
         )
     except ValueError as exc:
         raise DiffillError(str(exc)) from exc

@@ -79,7 +79,8 @@ def scores_section(scores: dict) -> list[str]:
     lines = ["## Scores", "", "| benchmark | setting | pass@1 | exact match | parses | tasks |", "|---|---|---|---|---|---|"]
     for name, s in scores.items():
         lines.append(
-            f"| {name} | {s.get('setting', '')} | {s.get('pass_at_1', 0):.1%} | {s.get('exact_match', 0):.1%} "
+            f"| {name} | {s.get('setting', '')} | {s.get('pass_at_1', 0):.1%} "
+            f"| {s.get('exact_match', s.get('hole_exact_match', 0)):.1%} "
             f"| {s.get('parse_rate', 0):.1%} | {s.get('tasks', '')} |"
         )
     return [*lines, ""]

@@ -163,7 +163,7 @@ class Trainer:
         self.state.step += 1
         self.state.tokens_seen += n * self.world
         self.state.tokens_processed += int(batch["attention_mask"].sum()) * self.world
-        return float(loss)
+        return float(loss.detach())
 
     def run(self) -> TrainerState:
         """Train until ``steps`` or ``max_minutes``; checkpoint and plot along the way."""
