@@ -139,7 +139,8 @@ def _commit_counts(masked: torch.Tensor, steps_left: int) -> torch.Tensor:
 def _top_positions(score: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
     """Boolean (B, T) selecting the ``count[b]`` highest scores of each row (-inf never selected)."""
     ranked = torch.argsort(score, dim=-1, descending=True)  # (B, T)
-    rank = torch.empty_like(ranked).scatter_(-1, ranked, torch.arange(score.shape[-1], device=score.device).expand_as(ranked))
+    positions = torch.arange(score.shape[-1], device=score.device).expand_as(ranked)
+    rank = torch.empty_like(ranked).scatter_(-1, ranked, positions)  # (B, T) rank of each position
     return (rank < count[:, None]) & torch.isfinite(score)
 
 

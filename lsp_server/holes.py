@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from lsp_server.errors import HoleError
 
@@ -102,7 +103,7 @@ def check_spans(text: str, spans: list[Span]) -> list[Span]:
     for span in ordered:
         if span.end > len(text):
             raise HoleError(f"span {span.start}..{span.end} is outside the text (length {len(text)})")
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in pairwise(ordered):
         if b.start < a.end:
             raise HoleError(f"spans {a.start}..{a.end} and {b.start}..{b.end} overlap")
     return ordered

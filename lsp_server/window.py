@@ -8,6 +8,7 @@ are left for the next sequence, which sees the text with the earlier spans alrea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 
@@ -87,7 +88,7 @@ def build_layout(
     capacity = max_length - (vocab.cls_id is not None) - (vocab.sep_id is not None)
     lo = max(0, spans[0].start - capacity * CHARS_PER_TOKEN_MAX)
     prefix_text = text[lo : spans[0].start]
-    inner_texts = [text[a.end : b.start] for a, b in zip(spans, spans[1:])]
+    inner_texts = [text[a.end : b.start] for a, b in pairwise(spans)]
     regions = [text[s.start : s.end] if s.strength < 1 else "" for s in spans]
     encoded = _encode(tokenizer, [prefix_text, *inner_texts, *regions])
     prefix_enc, inner_enc = encoded[0], encoded[1 : 1 + len(inner_texts)]

@@ -18,7 +18,7 @@ class MockModel:
 
     def __call__(self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         self.calls += 1
-        b, t = positions.nonzero(as_tuple=True)
+        _, t = positions.nonzero(as_tuple=True)
         logits = torch.zeros(len(t), V)
         logits[torch.arange(len(t)), (t * 7 + 3) % V] = 2.0 + t.float() / 4
         return logits

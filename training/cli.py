@@ -100,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from training.corpus import add_corpus_arguments, run_corpus
     from training.eval_cli import add_eval_parser
+    from training.export import add_export_parser
 
     parser = argparse.ArgumentParser(prog="diffill-train", description="Build corpora, train and evaluate.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tokenizer_parser(sub)
     add_train_parser(sub)
     add_eval_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

@@ -76,7 +76,8 @@ def scores_section(scores: dict) -> list[str]:
     """A table of evaluation summaries: {benchmark: {metric: value}}."""
     if not scores:
         return ["## Scores", "", "Not evaluated yet: run `diffill-train eval --model DIR`.", ""]
-    lines = ["## Scores", "", "| benchmark | setting | pass@1 | exact match | parses | tasks |", "|---|---|---|---|---|---|"]
+    lines = ["## Scores", "", "| benchmark | setting | pass@1 | exact match | parses | tasks |"]
+    lines.append("|---|---|---|---|---|---|")
     for name, s in scores.items():
         lines.append(
             f"| {name} | {s.get('setting', '')} | {s.get('pass_at_1', 0):.1%} "

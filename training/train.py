@@ -12,7 +12,6 @@ import csv
 import logging
 import math
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch.distributed as dist
 from transformers import AutoTokenizer
 
 from lsp_server import tokens
+from lsp_server.model import describe_device
 from lsp_server.progress import progress_bar
 from training.checkpoint import TrainerState, find_checkpoint, load_state, restore_optimizer, save_checkpoint
 from training.data import DataConfig, DiffusionBatches, SpecialIds, encode_examples, read_shards
@@ -212,7 +212,7 @@ class Trainer:
         """Checkpoint (rank 0 only) and redraw the loss curve."""
         if self.rank != 0:
             return
-        card = render_card(self.cfg, self.state, count_parameters(self.model), _hardware(self.device))
+        card = render_card(self.cfg, self.state, count_parameters(self.model), describe_device(self.device))
         save_checkpoint(self.ckpt, self.model, self.tokenizer, self.optimizer, self.state, card)
         log_path = self.cfg.out / "train_log.csv"
         if log_path.exists():
@@ -235,12 +235,6 @@ def _tensorboard(out: Path):
     except ImportError:
         return None
     return SummaryWriter(str(out / "tensorboard"))
-
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def config_dict(cfg: TrainConfig) -> dict:
