@@ -125,17 +125,26 @@ def noise_sequence(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(x_t, labels, t): mask noisable positions with probability mask_rate(t); labels only where masked."""
     t = float(rng.uniform(cfg.t_min, 1.0))
-    rate = float(schedule.mask_rate(torch.tensor(t)))
     noisable = middle.copy()
     if rng.random() < cfg.context_noise or not noisable.any():
         noisable |= (x0 != special.cls) & (x0 != special.sep)
-    masked = noisable & (rng.random(len(x0)) < rate)
+    rates = schedule.token_rates(t, torch.from_numpy(x0.astype(np.int64)), torch.from_numpy(noisable)).numpy()
+    masked = noisable & (rng.random(len(x0)) < rates)
     if not masked.any():
         candidates = np.flatnonzero(noisable)
         masked[candidates[rng.integers(len(candidates))]] = True
     x_t = np.where(masked, special.mask, x0)
     labels = np.where(masked, x0, IGNORE)
     return x_t, labels, t
+
+
+def token_counts(examples: list[Encoded], vocab_size: int) -> torch.Tensor:
+    """How often each token occurs in the examples (V,), for the spindle schedule."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for ex in examples:
+        for piece in ex.pieces:
+            counts += np.bincount(piece, minlength=vocab_size)[:vocab_size]
+    return torch.from_numpy(counts)
 
 
 def collate(samples: list[tuple[np.ndarray, np.ndarray, float]], pad_id: int) -> dict[str, torch.Tensor]:

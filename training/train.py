@@ -24,11 +24,11 @@ from lsp_server import tokens
 from lsp_server.model import describe_device
 from lsp_server.progress import progress_bar
 from training.checkpoint import TrainerState, find_checkpoint, load_state, restore_optimizer, save_checkpoint
-from training.data import DataConfig, DiffusionBatches, SpecialIds, encode_examples, read_shards
+from training.data import DataConfig, DiffusionBatches, SpecialIds, encode_examples, read_shards, token_counts
 from training.model_card import render_card
 from training.modeling import ModelConfig, SparseMLM, count_parameters, load_init, masked_loss, new_model
 from training.plots import plot_loss_curve
-from training.schedules import get_schedule
+from training.schedules import SpindleSchedule, get_schedule
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,11 @@ class Trainer:
         if cfg.resume:
             self._resume()
         examples = list(read_shards(cfg.corpus, "train"))[: cfg.max_examples]
+        encoded = encode_examples(examples, self.tokenizer)
+        if isinstance(self.schedule, SpindleSchedule):
+            self.schedule.fit(token_counts(encoded, len(self.tokenizer)))
         self.batches = DiffusionBatches(
-            encode_examples(examples, self.tokenizer), self.special, self.schedule, cfg.data, cfg.batch_size,
-            cfg.seed, self.rank, self.world,
+            encoded, self.special, self.schedule, cfg.data, cfg.batch_size, cfg.seed, self.rank, self.world
         )
         self.started = time.time()
 
