@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
-# (ids (B, T), attention_mask (B, T), positions (B, T) bool) -> logits at those positions (M, V),
-# rows in row-major order of ``positions.nonzero()``.
-LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# (ids (B, T), attention_mask (B, T), positions (B, T) bool, t (B,)) -> logits at those positions (M, V),
+# rows in row-major order of ``positions.nonzero()``. t is each row's share of fillable positions still
+# masked (the diffusion time); time-agnostic models ignore it.
+LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class UnmaskOrder(str, enum.Enum):
@@ -160,6 +161,7 @@ def denoise(
         attention_mask = torch.ones_like(x_t)
     confidence = torch.ones(x_t.shape, dtype=torch.float32, device=x_t.device)  # (B, T)
     fillable = x_t == mask_id  # (B, T) only these may ever change
+    total = fillable.sum(dim=-1).clamp_min(1).float()  # (B,)
     committed_at = torch.full(x_t.shape, -1, dtype=torch.long, device=x_t.device)
     step = 0
     for step in range(1, config.steps + 1):
@@ -168,7 +170,8 @@ def denoise(
         masked = x_t == mask_id  # (B, T)
         if not masked.any():
             return DenoiseResult(x_t, confidence, step - 1, stopped=False)
-        logits = logits_fn(x_t, attention_mask, masked)  # (M, V)
+        t = masked.sum(dim=-1).float() / total  # (B,)
+        logits = logits_fn(x_t, attention_mask, masked, t)  # (M, V)
         tokens, conf, score = sample_tokens(logits, config, generator, mask_id)  # (M,)
         full_score = torch.full(x_t.shape, float("-inf"), device=x_t.device)
         full_score[masked] = score

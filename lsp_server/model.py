@@ -20,6 +20,13 @@ from transformers.utils import logging as hf_logging
 
 from lsp_server import tokens
 from lsp_server.errors import ModelLoadError
+from lsp_server.time_conditioning import (
+    TimeEmbedding,
+    encoder_inputs,
+    hidden_size,
+    is_time_conditioned,
+    load_time_embedding,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +54,31 @@ class LoadedModel:
     cls_id: int | None
     sep_id: int | None
     max_length: int
+    time: TimeEmbedding | None = None  # set for time-conditioned checkpoints
 
     @property
     def name(self) -> str:
         return self.path.name
 
     @torch.inference_mode()
-    def logits_at(self, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def logits_at(
+        self, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits (M, V) at the True entries of ``positions`` (B, T), in row-major order."""
-        return _masked_logits(self.model, ids, attention_mask, positions).float()
+        return masked_logits(self.model, ids, attention_mask, positions, self.time, t).float()
 
 
-def _masked_logits(
-    model: PreTrainedModel, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor
+def masked_logits(
+    model: PreTrainedModel, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
+    time: TimeEmbedding | None = None, t: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run the encoder on all tokens and the output head only where ``positions`` is True."""
+    inputs = encoder_inputs(model, ids, time, t)
     head = _split_head(model)
     if head is None:
-        return model(input_ids=ids, attention_mask=attention_mask).logits[positions]
+        return model(**inputs, attention_mask=attention_mask).logits[positions]
     base, project = head
-    hidden = base(input_ids=ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+    hidden = base(**inputs, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
     return project(hidden[positions])  # (M, V)
 
 
@@ -160,7 +172,10 @@ def load_model(
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"cannot load a masked LM from {path}: {_first_line(exc)}") from exc
-    return _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)
+    lm = _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)
+    if is_time_conditioned(path, config):
+        lm.time = load_time_embedding(path, hidden_size(model)).to(dev).eval()
+    return lm
 
 
 def _describe(model, tokenizer, path: Path, dev: torch.device, dtype: torch.dtype) -> LoadedModel:

@@ -16,7 +16,10 @@ class MockModel:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
+        assert ((t > 0) & (t <= 1)).all()
         self.calls += 1
         _, t = positions.nonzero(as_tuple=True)
         logits = torch.zeros(len(t), V)

@@ -23,7 +23,9 @@ class MockLM(LoadedModel):
     keep = 2
     word = "x"
 
-    def logits_at(self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def logits_at(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None = None
+    ) -> torch.Tensor:
         self.calls = getattr(self, "calls", 0) + 1
         word = self.tokenizer(self.word, add_special_tokens=False)["input_ids"][0]
         is_mask = ids == self.mask_id

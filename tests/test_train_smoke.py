@@ -71,3 +71,17 @@ def test_resume_continues_where_it_stopped(tiny_corpus: Path, tiny_tokenizer_dir
 
     for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_time_conditioned_model_trains_saves_and_fills(
+    tiny_corpus: Path, tiny_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config(tiny_corpus, tiny_tokenizer_dir, tmp_path, steps=12, checkpoint_every=12,
+                      time_conditioning=True, schedule="spindle", loss_weighting="elbo")
+    trainer = Trainer(cfg)
+    trainer.run()
+    assert trainer.time is not None and float(trainer.time.mlp[2].weight.abs().sum()) > 0  # it learned
+    lm = load_model(tmp_path / "checkpoint", device="cpu", dtype="float32")
+    assert lm.time is not None
+    text = "def f(x):\n    ???\n"
+    assert "???" not in Infiller(lm).fill(text, find_holes(text), FillOptions()).text

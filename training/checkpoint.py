@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from lsp_server.time_conditioning import TimeEmbedding, save_time_embedding
+
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 
@@ -58,7 +60,8 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 
 def save_checkpoint(
-    path: Path, model, tokenizer, optimizer: torch.optim.Optimizer | None, state: TrainerState, card: str
+    path: Path, model, tokenizer, optimizer: torch.optim.Optimizer | None, state: TrainerState, card: str,
+    time: TimeEmbedding | None = None,
 ) -> None:
     """Write a complete checkpoint to ``path`` atomically (temp dir + renames)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -67,6 +70,8 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp, max_shard_size="16MB")
     tokenizer.save_pretrained(tmp)
+    if time is not None:
+        save_time_embedding(time, tmp)
     if optimizer is not None:
         tensors, scalars = optimizer_tensors(optimizer)
         save_file(tensors, str(tmp / OPTIMIZER_FILE))

@@ -55,6 +55,8 @@ def add_train_parser(sub) -> None:
     g.add_argument("--max-length", type=int, default=m.max_length, help="window in tokens")
     g = p.add_argument_group("objective")
     g.add_argument("--schedule", choices=sorted(SCHEDULES), default="linear", help="noise schedule")
+    g.add_argument("--time-conditioning", action=argparse.BooleanOptionalAction, default=False,
+                   help="feed the diffusion time to the model (default: time-agnostic, as DiffusionBERT)")
     g.add_argument("--loss-weighting", choices=LOSS_WEIGHTINGS, default="mean",
                    help="mean: masked-token mean; elbo: MDLM weight -alpha'/(1-alpha)")
     g.add_argument("--max-middle", type=int, default=d.max_middle, help="middle + end-of-middle budget")
@@ -86,7 +88,8 @@ def run_train(args: argparse.Namespace) -> int:
         model=ModelConfig(hidden=args.hidden, layers=args.layers, heads=args.heads,
                           intermediate=args.intermediate, max_length=args.max_length),
         data=DataConfig(max_length=args.max_length, max_middle=args.max_middle, context_noise=args.context_noise),
-        schedule=args.schedule, loss_weighting=args.loss_weighting, batch_size=args.batch_size, steps=args.steps,
+        schedule=args.schedule, time_conditioning=args.time_conditioning, loss_weighting=args.loss_weighting,
+        batch_size=args.batch_size, steps=args.steps,
         max_minutes=args.max_minutes, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
         grad_clip=args.grad_clip, bf16=args.bf16, seed=args.seed, checkpoint_every=args.checkpoint_every,
         log_every=args.log_every, max_examples=args.max_examples,

@@ -15,9 +15,10 @@ import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from lsp_server.model import check_checkpoint
+from lsp_server.time_conditioning import WEIGHTS
 from training.model_card import SCORES_FILE
 
-KEEP = ("README.md", SCORES_FILE)
+KEEP = ("README.md", SCORES_FILE, WEIGHTS)
 
 
 def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str = "16MB") -> Path:

@@ -58,7 +58,8 @@ def render_card(cfg: TrainConfig, state: TrainerState, params: int, hardware: st
         f"- parameters: {params:,} ({params / 1e6:.1f}M)",
         f"- hidden {m.hidden}, layers {m.layers}, heads {m.heads}, FFN {m.intermediate}, window {m.max_length} tokens"
         if cfg.init is None else f"- initialised from {cfg.init}",
-        f"- noise schedule: {cfg.schedule}; loss weighting: {cfg.loss_weighting}; time-agnostic (no time input)",
+        f"- noise schedule: {cfg.schedule}; loss weighting: {cfg.loss_weighting}; "
+        + ("time-conditioned (learned time embedding)" if cfg.time_conditioning else "time-agnostic (no time input)"),
         "",
         "## Training",
         "",

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM, ModernBertConfig, ModernBertForMaskedLM, PreTrainedModel
 
-from lsp_server.model import check_checkpoint
+from lsp_server.model import check_checkpoint, masked_logits
+from lsp_server.time_conditioning import TimeEmbedding
 from training.data import IGNORE
 
 
@@ -65,17 +66,16 @@ def count_parameters(model: torch.nn.Module) -> int:
 class SparseMLM(torch.nn.Module):
     """Wraps a masked LM so that its output head runs only at the asked positions (DDP wraps this)."""
 
-    def __init__(self, model: PreTrainedModel) -> None:
+    def __init__(self, model: PreTrainedModel, time: TimeEmbedding | None = None) -> None:
         super().__init__()
         self.model = model
+        self.time = time
 
-    def forward(self, ids: torch.Tensor, attention: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-        """Logits (M, V) at the True entries of ``where`` (B, T)."""
-        inner = self.model
-        if isinstance(inner, ModernBertForMaskedLM):
-            hidden = inner.model(input_ids=ids, attention_mask=attention).last_hidden_state  # (B, T, H)
-            return inner.decoder(inner.head(hidden[where]))
-        return inner(input_ids=ids, attention_mask=attention).logits[where]
+    def forward(
+        self, ids: torch.Tensor, attention: torch.Tensor, where: torch.Tensor, t: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits (M, V) at the True entries of ``where`` (B, T); ``t`` (B,) feeds a time embedding if any."""
+        return masked_logits(self.model, ids, attention, where, self.time, t)
 
 
 def masked_loss(
@@ -88,7 +88,7 @@ def masked_loss(
     """
     labels = batch["labels"]  # (B, T)
     where = labels != IGNORE  # (B, T)
-    logits = net(batch["input_ids"], batch["attention_mask"], where)  # (M, V)
+    logits = net(batch["input_ids"], batch["attention_mask"], where, batch["t"])  # (M, V)
     ce = F.cross_entropy(logits.float(), labels[where], reduction="none")  # (M,)
     if weights is not None:
         ce = ce * weights[:, None].expand_as(labels)[where]

@@ -23,6 +23,7 @@ from transformers import AutoTokenizer
 from lsp_server import tokens
 from lsp_server.model import describe_device
 from lsp_server.progress import progress_bar
+from lsp_server.time_conditioning import CONFIG_FLAG, TimeEmbedding, hidden_size, load_time_embedding
 from training.checkpoint import TrainerState, find_checkpoint, load_state, restore_optimizer, save_checkpoint
 from training.data import DataConfig, DiffusionBatches, SpecialIds, encode_examples, read_shards, token_counts
 from training.model_card import render_card
@@ -46,6 +47,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     schedule: str = "linear"
+    time_conditioning: bool = False  # add a learned embedding of t to the token embeddings
     loss_weighting: str = "mean"  # "mean": masked-token mean CE; "elbo": MDLM/DiffusionBERT weight per t
     batch_size: int = 16
     steps: int = 1000
@@ -105,11 +107,15 @@ class Trainer:
         if self.model.get_input_embeddings().num_embeddings < len(self.tokenizer):
             raise ValueError("the initial model's vocabulary is smaller than the tokenizer's")
         self.model.to(self.device)
-        self.net: torch.nn.Module = SparseMLM(self.model)
+        self.time: TimeEmbedding | None = None
+        if cfg.time_conditioning:
+            self.time = TimeEmbedding(hidden_size(self.model)).to(self.device)
+            setattr(self.model.config, CONFIG_FLAG, True)
+        self.net: torch.nn.Module = SparseMLM(self.model, self.time)
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.net)
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay
+            self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay
         )
         self.state = TrainerState()
         self.ckpt = cfg.out / "checkpoint"
@@ -138,6 +144,8 @@ class Trainer:
         if unexpected or [m for m in missing if "decoder.weight" not in m]:
             raise ValueError(f"checkpoint {found} does not match the model ({missing[:3]}, {unexpected[:3]})")
         self.model.tie_weights()
+        if self.time is not None:
+            self.time.load_state_dict(load_time_embedding(found, hidden_size(self.model)).state_dict())
         self.state, tensors, scalars = load_state(found)
         if tensors is not None and scalars is not None:
             restore_optimizer(self.optimizer, tensors, scalars)
@@ -160,7 +168,7 @@ class Trainer:
             loss, n = masked_loss(self.net, batch, weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.state.step += 1
         self.state.tokens_seen += n * self.world
@@ -215,7 +223,7 @@ class Trainer:
         if self.rank != 0:
             return
         card = render_card(self.cfg, self.state, count_parameters(self.model), describe_device(self.device))
-        save_checkpoint(self.ckpt, self.model, self.tokenizer, self.optimizer, self.state, card)
+        save_checkpoint(self.ckpt, self.model, self.tokenizer, self.optimizer, self.state, card, self.time)
         log_path = self.cfg.out / "train_log.csv"
         if log_path.exists():
             plot_loss_curve(log_path, self.cfg.out / "loss.png")
