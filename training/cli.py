@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,8 +96,9 @@ def run_train(args: argparse.Namespace) -> int:
         log_every=args.log_every, max_examples=args.max_examples,
     )
     state = Trainer(cfg).run()
-    print(f"trained {state.step} steps ({state.tokens_processed:,} tokens) -> {args.out / 'checkpoint'}",
-          file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"trained {state.step} steps ({state.tokens_processed:,} tokens) -> {args.out / 'checkpoint'}",
+              file=sys.stderr)
     return 0
 
 

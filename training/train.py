@@ -171,8 +171,11 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.state.step += 1
-        self.state.tokens_seen += n * self.world
-        self.state.tokens_processed += int(batch["attention_mask"].sum()) * self.world
+        counts = torch.tensor([n, int(batch["attention_mask"].sum())], dtype=torch.long, device=self.device)
+        if self.world > 1:
+            dist.all_reduce(counts)
+        self.state.tokens_seen += int(counts[0])
+        self.state.tokens_processed += int(counts[1])
         return float(loss.detach())
 
     def run(self) -> TrainerState:
@@ -198,6 +201,9 @@ class Trainer:
         self.save()
         if writer is not None:
             writer.close()
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
         return self.state
 
     def _log(self, path: Path, writer, loss: float, bar) -> None:
