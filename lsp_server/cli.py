@@ -1,6 +1,7 @@
-"""The ``diffill`` command: ``fill`` a file's holes or a benchmark's tasks (``serve`` and ``bench`` join later).
+"""The ``diffill`` command: ``fill`` a file's holes or a benchmark's tasks; ``serve`` the language server.
 
-Expected failures (a missing file, no holes, a bad model or range) print one line and exit non-zero.
+Expected failures (a missing file, no holes, a bad model or range) print one line and exit non-zero. torch and
+transformers are imported only by the commands that need them, so ``--version`` and ``serve`` start at once.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lsp_server import __version__
-from lsp_server.batch import fill_pairs
-from lsp_server.denoise import DenoiseConfig, UnmaskOrder
+from lsp_server.choices import DEVICES, DTYPES, UnmaskOrder
 from lsp_server.errors import DiffillError, HoleError
 from lsp_server.holes import DEFAULT_MARKER, find_holes, parse_region
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import DEVICES, DTYPES, load_model
+
+if TYPE_CHECKING:
+    from lsp_server.infill import FillOptions, Infiller
 
 log = logging.getLogger("diffill")
 
@@ -55,6 +57,9 @@ def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
 
 def fill_options(args: argparse.Namespace, single_line_default: bool = False) -> FillOptions:
     """FillOptions from the parsed flags."""
+    from lsp_server.denoise import DenoiseConfig
+    from lsp_server.infill import FillOptions
+
     try:
         config = DenoiseConfig(
             steps=args.steps, order=UnmaskOrder(args.order), temperature=args.temperature, top_k=args.top_k,
@@ -88,11 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(fill)
     add_denoise_arguments(fill)
     fill.set_defaults(func=run_fill)
+    serve = sub.add_parser("serve", help="run the language server (LSP over stdio, or TCP with --tcp)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", default=None, help="listen on TCP instead of stdio")
+    serve.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default; for clients "
+                       "such as vscode-languageclient that pass it)")
+    serve.add_argument("--log-file", type=Path, default=None, help="write logs here instead of stderr")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                       help="log level (info: one line per request with its timings)")
+    serve.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    add_model_arguments(serve)
+    serve.set_defaults(func=run_serve)
     return parser
 
 
 def run_fill(args: argparse.Namespace) -> int:
     """``diffill fill``: a file's holes or region, or a benchmark's tasks."""
+    from lsp_server.infill import Infiller
+    from lsp_server.model import load_model
+
     options = fill_options(args)
     if args.tasks is not None:
         if args.out is None:
@@ -119,6 +137,16 @@ def run_fill(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.text)
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``diffill serve``: the language server; client settings override these flags."""
+    from lsp_server.server import serve
+    from lsp_server.settings import Settings
+
+    model = str(args.model) if args.model is not None else None
+    base = Settings(model=model, device=args.device, dtype=args.dtype, threads=args.threads)
+    return serve(base, tcp=args.tcp, log_file=args.log_file, log_level=args.log_level)
 
 
 def read_text(path: Path) -> str:
@@ -153,6 +181,7 @@ def fill_tasks(
     seed: int,
 ) -> int:
     """Fill benchmark tasks (``prompt`` + hole + ``suffix``) and write ``{"task_id", "completion"}`` lines."""
+    from lsp_server.batch import fill_pairs
     from training.benchmarks import load_tasks  # the benchmark format lives with the evaluation
 
     try:

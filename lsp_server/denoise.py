@@ -8,25 +8,17 @@ seeded ``torch.Generator`` and a frozen ``DenoiseConfig``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from lsp_server.choices import UnmaskOrder
+
 # (ids (B, T), attention_mask (B, T), positions (B, T) bool, t (B,)) -> logits at those positions (M, V),
 # rows in row-major order of ``positions.nonzero()``. t is each row's share of fillable positions still
 # masked (the diffusion time); time-agnostic models ignore it.
 LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class UnmaskOrder(str, enum.Enum):
-    """Which masked positions to commit first."""
-
-    CONFIDENCE = "confidence"  # highest probability of the sampled token
-    MARGIN = "margin"  # largest gap between the two most likely tokens
-    ENTROPY = "entropy"  # lowest predictive entropy
-    RANDOM = "random"  # uniformly random order (the plain absorbing-state reverse process)
 
 
 @dataclass(frozen=True)

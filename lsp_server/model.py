@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTra
 from transformers.utils import logging as hf_logging
 
 from lsp_server import tokens
+from lsp_server.choices import DEVICES, DTYPES
 from lsp_server.errors import ModelLoadError
 from lsp_server.time_conditioning import (
     TimeEmbedding,
@@ -30,8 +31,6 @@ from lsp_server.time_conditioning import (
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def default_model_dir() -> Path:

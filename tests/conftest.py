@@ -7,8 +7,12 @@ import json
 import random
 import sysconfig
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from training.modeling import ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO.parent / "shared" / "benchmarks" / "humaneval-infilling"
@@ -57,3 +61,35 @@ def tiny_tokenizer(tiny_tokenizer_dir: Path):
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("corpus"), stdlib_texts(12))
+
+
+def save_tiny_model(tokenizer_dir: Path, out: Path, seed: int = 0, config: ModelConfig | None = None) -> Path:
+    """A loadable checkpoint of random weights (by default ModernBERT, 32 hidden, 1 layer): its text is gibberish."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from training.modeling import ModelConfig, new_model
+
+    config = config or ModelConfig(hidden=32, layers=1, heads=1, intermediate=64, max_length=256)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer.model_max_length = config.max_length
+    torch.manual_seed(seed)
+    model = new_model(config, tokenizer)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir: Path) -> Path:
+    """A tiny random checkpoint for plumbing tests of the server (assert structure, not content)."""
+    return save_tiny_model(tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def slow_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir: Path) -> Path:
+    """A random checkpoint with a 512-token window: a 256-token hole takes 256 steps, long enough to stop."""
+    from training.modeling import ModelConfig
+
+    config = ModelConfig(hidden=64, layers=2, heads=2, intermediate=128, max_length=512)
+    return save_tiny_model(tiny_tokenizer_dir, tmp_path_factory.mktemp("slow-model"), config=config)

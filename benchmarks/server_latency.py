@@ -1,0 +1,181 @@
+"""Latency of the language server as an editor sees it: request sent to response read, over stdio.
+
+Starts ``diffill serve`` (the bundled model unless --model), opens a real Python module and times, N times
+each: single-line ghost text (``textDocument/inlineCompletion``, Automatic, on an emptied line inside a
+function), a 3-hole fill (``diffill/fill``) and a 20-line rewrite (``diffill/fill`` with a range).
+
+Usage: python benchmarks/server_latency.py [--model DIR] [--device cpu] [--steps 16] [--threads 1]
+                                           [--reps 20] [--file PY] [--out FILE]
+Prints p50/p95 in milliseconds and writes them as JSON; the server's own log (per-request phase timings)
+goes to a temporary file whose path is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_FILE = HERE.parent / "lsp_server" / "window.py"
+URI = "file:///bench/{name}.py"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ghost_case(text: str) -> tuple[str, types.Position]:
+    """Empty one indented line in the middle of a function body: the cursor sits after its indentation."""
+    lines = text.split("\n")
+    for row in range(len(lines) // 2, len(lines)):
+        line, prev = lines[row], lines[row - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        if indent and line.strip() and not line.strip().startswith(("#", '"', "'")) and not prev.rstrip().endswith(":"):
+            lines[row] = indent
+            return "\n".join(lines), types.Position(line=row, character=len(indent))
+    raise SystemExit("no indented line to empty in the second half of the file")
+
+
+def holes_case(text: str, holes: int = 3) -> str:
+    """Replace the code of ``holes`` indented lines, spread over the file, with ``???``."""
+    lines = text.split("\n")
+    rows = [i for i, s in enumerate(lines) if s.startswith("    ") and s.strip() and not s.strip().startswith("#")]
+    for row in rows[len(rows) // (holes + 1) :: max(1, len(rows) // (holes + 1))][:holes]:
+        lines[row] = lines[row][: len(lines[row]) - len(lines[row].lstrip())] + "???"
+    return "\n".join(lines)
+
+
+def rewrite_range(text: str, lines: int = 20) -> types.Range:
+    """Whole lines from the middle of the file."""
+    start = max(0, len(text.split("\n")) // 2 - lines // 2)
+    begin, end = types.Position(line=start, character=0), types.Position(line=start + lines, character=0)
+    return types.Range(start=begin, end=end)
+
+
+async def start_server(args: argparse.Namespace, log_file: Path) -> LanguageClient:
+    cmd = [sys.executable, "-m", "lsp_server.cli", "serve", "--log-file", str(log_file), "--threads", str(args.threads)]
+    if args.model:
+        cmd += ["--model", str(args.model)]
+    cmd += ["--device", args.device]
+    client = LanguageClient("diffill-bench", "0")
+    client.feature("diffill/statusChanged")(lambda params: None)
+    await client.start_io(*cmd)
+    options = {"diffill": {"steps": args.steps, "debounceMs": 0}}
+    await client.initialize_async(
+        types.InitializeParams(capabilities=types.ClientCapabilities(), initialization_options=options)
+    )
+    client.initialized(types.InitializedParams())
+    return client
+
+
+async def wait_ready(client: LanguageClient, timeout: float = 300.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = await client.protocol.send_request_async("diffill/status", None)
+        if status.state in ("ready", "failed") or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.1)
+
+
+def open_doc(client: LanguageClient, name: str, text: str) -> str:
+    uri = URI.format(name=name)
+    item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+    return uri
+
+
+async def timed(reps: int, call: Callable[[], Awaitable[int]]) -> dict[str, float]:
+    """Run ``call`` (which returns how many items/edits came back) ``reps`` times after one warm-up."""
+    await call()
+    times, empty = [], 0
+    for _ in range(reps):
+        started = time.perf_counter()
+        count = await call()
+        times.append(1000 * (time.perf_counter() - started))
+        empty += count == 0
+    return {
+        "n": reps, "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
+        "mean_ms": sum(times) / len(times), "empty": empty,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    source = args.file.read_text(encoding="utf-8")
+    log_file = Path(tempfile.mkdtemp(prefix="diffill-bench-")) / "server.log"
+    client = await start_server(args, log_file)
+    try:
+        status = await wait_ready(client)
+        if status.state != "ready":
+            raise SystemExit(f"the model did not load: {status.error}")
+        ghost_text, cursor = ghost_case(source)
+        ghost_uri = open_doc(client, "ghost", ghost_text)
+        holes_uri = open_doc(client, "holes", holes_case(source))
+        rewrite_uri = open_doc(client, "rewrite", source)
+        region = rewrite_range(source)
+
+        async def ghost() -> int:
+            params = types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=ghost_uri), position=cursor,
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            )
+            result = await client.text_document_inline_completion_async(params)
+            return len(result.items) if isinstance(result, types.InlineCompletionList) else len(result or [])
+
+        async def fill(uri: str, rng: types.Range | None) -> int:
+            params: dict[str, Any] = {"textDocument": {"uri": uri}}
+            if rng is not None:
+                params["range"] = client.protocol._converter.unstructure(rng)
+            return len((await client.protocol.send_request_async("diffill/fill", params)).edits)
+
+        results = {
+            "single-line ghost text": await timed(args.reps, ghost),
+            "3-hole fill": await timed(args.reps, lambda: fill(holes_uri, None)),
+            "20-line rewrite": await timed(args.reps, lambda: fill(rewrite_uri, region)),
+        }
+        return {
+            "model": status.model, "device": status.device, "steps": args.steps, "threads": args.threads,
+            "file": str(args.file), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "server_log": str(log_file), "results": results,
+        }
+    finally:
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: bundled)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--steps", type=int, default=16, help="denoising steps")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads in the server (0: torch's default)")
+    p.add_argument("--reps", type=int, default=20, help="timed requests per case (after one warm-up)")
+    p.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the Python file to open")
+    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    args = p.parse_args()
+    report = asyncio.run(run(args))
+    print(f"model {report['model']} on {report['device']} ({report['machine']}), steps {args.steps}")
+    print(f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6}")
+    for name, r in report["results"].items():
+        print(f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6}")
+    print(f"server log: {report['server_log']}")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Choices shared by the CLI, the settings and the engine, importable without torch (fast start-up)."""
+
+from __future__ import annotations
+
+import enum
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class UnmaskOrder(str, enum.Enum):
+    """Which masked positions the denoising loop commits first."""
+
+    CONFIDENCE = "confidence"  # highest probability of the sampled token
+    MARGIN = "margin"  # largest gap between the two most likely tokens
+    ENTROPY = "entropy"  # lowest predictive entropy
+    RANDOM = "random"  # uniformly random order (the plain absorbing-state reverse process)

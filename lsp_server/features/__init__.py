@@ -1,0 +1,1 @@
+"""The server's features, one module each: inline completion, fill/rewrite edits, code actions and commands."""

@@ -1,0 +1,126 @@
+"""The work the model thread does for the server: engine calls built from the server's settings.
+
+Each job takes the ``Infiller`` and the ``Ticket`` first (the worker passes them) and returns plain text
+results, or None when the ticket stopped it. This module imports the engine (and so torch): the handlers
+import it only once the model is loaded, so the server answers ``initialize`` before torch is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lsp_server.denoise import DenoiseConfig, StepInfo
+from lsp_server.errors import HoleError
+from lsp_server.holes import Span, find_holes
+from lsp_server.infill import FillOptions, FillResult, Infiller
+from lsp_server.settings import Settings
+from lsp_server.worker import Ticket
+
+OnStep = Callable[[StepInfo], None]
+
+
+def _options(settings: Settings, temperature: float = 0.0, single_line: bool = False, cap: int = 512) -> FillOptions:
+    return FillOptions(
+        denoise=DenoiseConfig(steps=settings.steps, temperature=temperature),
+        line_length=min(settings.line_length, cap),
+        inline_length=min(settings.inline_length, cap),
+        single_line=single_line,
+    )
+
+
+def _cap(infiller: Infiller) -> int:
+    """The largest token budget of one span: half the model's window."""
+    return max(1, infiller.lm.max_length // 2)
+
+
+def complete(
+    infiller: Infiller, ticket: Ticket, text: str, span: Span, single_line: bool, settings: Settings,
+    n: int, seed: int,
+) -> list[str] | None:
+    """Middles for one cursor span: one greedy (``n`` = 1) or ``n`` samples in one batched run."""
+    cap = _cap(infiller)
+    span = Span(span.start, span.end, length=min(span.length or cap, cap))
+    if n <= 1:
+        options = _options(settings, 0.0, single_line, cap)
+        results = [infiller.fill(text, [span], options, seed=seed, should_stop=ticket.should_stop)]
+    else:
+        options = _options(settings, settings.temperature, single_line, cap)
+        results = infiller.candidates(text, [span], n, options, seed=seed, should_stop=ticket.should_stop)
+    if any(r.stopped for r in results):
+        return None
+    return [r.completions[0] for r in results]
+
+
+def fill_holes(
+    infiller: Infiller, ticket: Ticket, text: str, settings: Settings, seed: int, on_step: OnStep | None
+) -> list[tuple[int, int, str]] | None:
+    """Every hole of ``text`` filled jointly, as (start, end, new text) replacements."""
+    spans = find_holes(text, settings.hole_marker)
+    if not spans:
+        return []
+    result = infiller.fill(text, spans, _options(settings, cap=_cap(infiller)), seed, ticket.should_stop, on_step)
+    return _replacements(spans, result)
+
+
+def rewrite(
+    infiller: Infiller, ticket: Ticket, text: str, start: int, end: int, strength: float, settings: Settings,
+    seed: int, on_step: OnStep | None,
+) -> list[tuple[int, int, str]] | None:
+    """``text[start:end]`` regenerated (strength 1) or partly re-masked and denoised (below 1), as one replacement.
+
+    The selection is cut into line pieces (see ``rewrite_pieces``) that are filled jointly, so a long
+    selection is rewritten whole, in several windows if need be, and a partial line stays one line.
+    """
+    pieces = rewrite_pieces(infiller, text, start, end)
+    spans = [infiller.rewrite_span(text, a, b, strength) for a, b in pieces]
+    result = infiller.fill(text, spans, _options(settings, cap=_cap(infiller)), seed, ticket.should_stop, on_step)
+    if result.stopped:
+        return None
+    return [(start, end, result.text[start : len(result.text) - (len(text) - end)])]
+
+
+def rewrite_pieces(infiller: Infiller, text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans covering ``text[start:end]`` but its line breaks' last newline: whole lines are grouped while they
+    fit one span's budget (room to grow 1.5x) and fill as line holes; a partial line is a piece of its own."""
+    cap = _cap(infiller)
+    limit = max(1, int((cap - 8) / 1.5))
+    pieces: list[tuple[int, int]] = []
+    group: tuple[int, int] | None = None
+    used = 0
+    for a, b, whole in _line_segments(text, start, end):
+        n = len(infiller.lm.tokenizer(text[a:b], add_special_tokens=False)["input_ids"]) + 1
+        if n > cap:
+            raise HoleError(f"a line of the selection is {n} tokens; this model rewrites at most {cap} at once")
+        if whole and group is not None and used + n <= limit:
+            group, used = (group[0], b), used + n
+            continue
+        if group is not None:
+            pieces.append(group)
+        group, used = ((a, b), n) if whole and b > a else (None, 0)
+        if not whole and b > a:
+            pieces.append((a, b))
+    if group is not None:
+        pieces.append(group)
+    return pieces
+
+
+def _line_segments(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """(start, end, covers the whole line) of the content (newline excluded) of each line in ``[start, end)``."""
+    out = []
+    line_start = text.rfind("\n", 0, start) + 1
+    while line_start < end or (line_start == end == start):
+        newline = text.find("\n", line_start)
+        content_end = len(text) if newline < 0 else newline
+        a, b = max(start, line_start), min(end, content_end)
+        if a <= b:
+            out.append((a, b, a == line_start and b == content_end))
+        if newline < 0:
+            break
+        line_start = newline + 1
+    return out
+
+
+def _replacements(spans: list[Span], result: FillResult) -> list[tuple[int, int, str]] | None:
+    if result.stopped:
+        return None
+    return [(s.start, s.end, c) for s, c in zip(spans, result.completions)]

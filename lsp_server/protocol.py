@@ -1,0 +1,162 @@
+"""Wire types of diffill's own requests, notification and commands, kept apart from the handlers.
+
+Custom requests are attrs classes that lsprotocol's converter (de)serialises like its own types (fields
+become camelCase on the wire; a field with a default is left out when it holds the default). The server's
+protocol maps the method names below to these message classes, so malformed params fail to structure and
+are answered with InvalidParams. Command arguments arrive as a plain JSON list; ``fill_holes_arguments``
+and ``rewrite_range_arguments`` convert them.
+
+Shapes on the wire::
+
+    diffill/fill         params {"textDocument": {"uri"}, "range"?: Range, "strength"?: number,
+                                 "workDoneToken"?: string | integer}
+                         result {"uri", "version": integer | null, "edits": TextEdit[], "cancelled": bool}
+                         (no range: fill every hole; a range: rewrite it, strength in (0, 1], default 1;
+                         errors: -32602 bad params, -32803 a fault the message explains)
+    diffill/status       params none (or {})
+                         result {"state": "loading" | "ready" | "failed" | "busy", "model": string | null,
+                                 "device": string | null, "error": string | null, "settings": {...}}
+    diffill/statusChanged  notification, params as the diffill/status result
+    diffill.fillHoles    arguments [uri]                                 result {"applied", "cancelled"}
+    diffill.rewriteRange arguments [uri, Range, strength?]             result {"applied", "cancelled"}
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+FILL = "diffill/fill"
+STATUS = "diffill/status"
+STATUS_CHANGED = "diffill/statusChanged"
+CMD_FILL_HOLES = "diffill.fillHoles"
+CMD_REWRITE_RANGE = "diffill.rewriteRange"
+
+
+class ModelState(str, enum.Enum):
+    """Where the model holder stands."""
+
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    BUSY = "busy"
+
+
+@attrs.define
+class FillParams:
+    """Fill the document's holes, or rewrite ``range`` when it is given."""
+
+    text_document: types.TextDocumentIdentifier
+    range: types.Range | None = None
+    strength: float = 1.0
+    work_done_token: int | str | None = None
+
+
+@attrs.define
+class FillResult:
+    """Edits against ``version`` of the document; nothing applied."""
+
+    uri: str
+    version: int | None
+    edits: list[types.TextEdit]
+    cancelled: bool
+
+
+@attrs.define
+class StatusParams:
+    """``diffill/status`` takes no parameters."""
+
+
+@attrs.define
+class Status:
+    """The model holder's state, for a status line."""
+
+    state: ModelState
+    model: str | None
+    device: str | None
+    error: str | None
+    settings: dict[str, Any] | None
+
+
+# Message classes: ``method`` and ``jsonrpc`` have no defaults, since the converter leaves out fields
+# that hold their default and a message without them is not JSON-RPC.
+
+
+@attrs.define
+class FillRequest:
+    id: int | str
+    params: FillParams
+    method: str
+    jsonrpc: str
+
+
+@attrs.define
+class StatusRequest:
+    id: int | str
+    method: str
+    jsonrpc: str
+    params: StatusParams | None = None
+
+
+@attrs.define
+class StatusChangedNotification:
+    params: Status
+    method: str
+    jsonrpc: str
+
+
+MESSAGE_TYPES: dict[str, type] = {
+    FILL: FillRequest,
+    STATUS: StatusRequest,
+    STATUS_CHANGED: StatusChangedNotification,
+}
+
+
+@attrs.define
+class FillHolesArguments:
+    uri: str
+
+
+@attrs.define
+class RewriteRangeArguments:
+    uri: str
+    range: types.Range
+    strength: float = 1.0
+
+
+def _structure(converter: cattrs.Converter, value: Any, cls: type, what: str) -> Any:
+    try:
+        return converter.structure(value, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        raise JsonRpcInvalidParams(f"{what}: {describe_error(exc)}") from exc
+
+
+def fill_holes_arguments(converter: cattrs.Converter, arguments: Sequence[Any]) -> FillHolesArguments:
+    """``[uri]`` -> FillHolesArguments, or InvalidParams."""
+    if len(arguments) != 1 or not isinstance(arguments[0], str):
+        raise JsonRpcInvalidParams(f"{CMD_FILL_HOLES} expects [uri], got {list(arguments)!r}")
+    return FillHolesArguments(arguments[0])
+
+
+def rewrite_range_arguments(converter: cattrs.Converter, arguments: Sequence[Any]) -> RewriteRangeArguments:
+    """``[uri, range, strength?]`` -> RewriteRangeArguments, or InvalidParams."""
+    if not 2 <= len(arguments) <= 3 or not isinstance(arguments[0], str):
+        raise JsonRpcInvalidParams(f"{CMD_REWRITE_RANGE} expects [uri, range, strength?], got {list(arguments)!r}")
+    rng = _structure(converter, arguments[1], types.Range, f"{CMD_REWRITE_RANGE} range")
+    strength = arguments[2] if len(arguments) == 3 else 1.0
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+        raise JsonRpcInvalidParams(f"{CMD_REWRITE_RANGE} strength must be in (0, 1], got {strength!r}")
+    return RewriteRangeArguments(arguments[0], rng, float(strength))
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, readable account of why a value failed to structure."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc)) or str(exc)
+    return str(exc) or type(exc).__name__

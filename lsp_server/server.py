@@ -1,0 +1,190 @@
+"""The diffill language server: the server object, its lifecycle (settings, model loading) and registration.
+
+Features live in ``lsp_server.features`` (inline completion, code actions, commands, fill); this module
+owns what they share: the settings, the model holder, document lookup, messages to the user and the
+``diffill/status`` request with its ``diffill/statusChanged`` notification. The model starts loading when
+the client says ``initialized`` and loads again when ``model``/``device``/``dtype`` change (or after a
+failure); until it is ready every feature answers with an empty result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
+
+from lsp_server import __version__
+from lsp_server.errors import DiffillError
+from lsp_server.jsonrpc import DiffillProtocol
+from lsp_server.protocol import STATUS, STATUS_CHANGED, ModelState, Status, StatusParams
+from lsp_server.settings import SECTION, Settings, parse_settings, problems_message, section
+from lsp_server.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class DiffillServer(LanguageServer):
+    """pygls server holding diffill's settings and model."""
+
+    def __init__(self, base: Settings | None = None) -> None:
+        super().__init__("diffill", __version__, protocol_cls=DiffillProtocol)
+        self.base_settings = base or Settings()
+        self.settings = self.base_settings
+        self.worker = Worker(self.status_changed)
+        self.seeds = itertools.count(1)
+        self._init_options: Mapping[str, Any] = {}
+        self._config: Mapping[str, Any] = {}
+        self._problems: list[str] = []
+        self._started = False
+        self._last_state = ModelState.LOADING
+
+    def document(self, uri: str) -> TextDocument | None:
+        """An open document, or None (documents the client never opened are not read from disk)."""
+        try:
+            return self.workspace.text_documents.get(unquote(uri))
+        except RuntimeError:  # not initialized
+            return None
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        log.log(logging.ERROR if kind is types.MessageType.Error else logging.WARNING, "%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def status(self) -> Status:
+        worker = self.worker
+        return Status(
+            state=worker.state, model=worker.model_name, device=worker.device, error=worker.error,
+            settings=self.settings.to_wire(),
+        )
+
+    def status_changed(self) -> None:
+        """The model holder's state changed: tell the client, and show a load failure once."""
+        status = self.status()
+        busy_toggle = {self._last_state, status.state} <= {ModelState.READY, ModelState.BUSY}
+        self._last_state = status.state
+        log.log(logging.DEBUG if busy_toggle else logging.INFO, "model state %s%s", status.state.value,
+                f": {status.error}" if status.error else "")
+        if status.state is ModelState.FAILED:
+            self.show(f"diffill: the model could not be loaded: {status.error}. Set diffill.model to a "
+                      "checkpoint directory.", types.MessageType.Error)
+        if self._started:
+            self.protocol.notify(STATUS_CHANGED, status)
+
+    def update_settings(self, init: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None) -> None:
+        """Re-read the settings layers; reload the model when its key changed or it failed to load."""
+        if init is not None:
+            self._init_options = init
+        if config is not None:
+            self._config = config
+        previous = self.settings
+        merged = {**self._init_options, **self._config}
+        self.settings, problems = parse_settings(merged, self.base_settings)
+        fresh = [p for p in problems if p not in self._problems]  # each problem is shown once while it lasts
+        if fresh:
+            self.show(problems_message(fresh))
+        self._problems = problems
+        log.info("settings: %s", self.settings)
+        if self._started and (
+            self.settings.model_key() != previous.model_key() or self.worker.state is ModelState.FAILED
+        ):
+            self.load_model()
+
+    def load_model(self) -> None:
+        self._started = True
+        self.worker.load(*self.settings.model_key())
+
+
+def build_server(base: Settings | None = None) -> DiffillServer:
+    """A server with every feature registered."""
+    from lsp_server.features import actions, commands, fill, inline
+
+    server = DiffillServer(base)
+    _register_lifecycle(server)
+    inline.register(server)
+    fill.register(server)
+    actions.register(server)
+    commands.register(server)
+    return server
+
+
+def _register_lifecycle(server: DiffillServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def on_initialize(params: types.InitializeParams) -> None:
+        server.update_settings(init=section(params.initialization_options) or {})
+
+    @server.feature(types.INITIALIZED)
+    def on_initialized(params: types.InitializedParams) -> None:
+        server.load_model()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(params: types.DidChangeConfigurationParams) -> None:
+        raw = section(params.settings)
+        if raw is None and _can_pull_configuration(server):
+            pulled = await server.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+            raw = pulled[0] if pulled and isinstance(pulled[0], Mapping) else None
+        if raw is not None:
+            server.update_settings(config=raw)
+
+    @server.feature(types.SHUTDOWN)
+    def on_shutdown(params: None) -> None:
+        server.worker.shutdown()
+
+    @server.feature(types.EXIT)
+    def on_exit(params: None) -> None:
+        """Leave at once: a model thread still importing torch or denoising must not hold the process."""
+        server.worker.shutdown()
+        logging.shutdown()
+        os._exit(0 if server.protocol._shutdown else 1)
+
+    @server.feature(STATUS)
+    def on_status(params: StatusParams | None) -> Status:
+        return server.status()
+
+
+def _can_pull_configuration(server: DiffillServer) -> bool:
+    workspace = server.client_capabilities.workspace
+    return bool(workspace is not None and workspace.configuration)
+
+
+def parse_tcp(spec: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port)."""
+    host, sep, port = spec.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DiffillError(f"invalid --tcp {spec!r}; expected HOST:PORT, e.g. 127.0.0.1:2087")
+    return host, int(port)
+
+
+def setup_logging(log_file: Path | None, level: str) -> None:
+    """Logs to ``log_file`` or stderr, never stdout (it carries JSON-RPC); pygls's own chatter only at DEBUG."""
+    handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(
+        sys.stderr
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
+    if level.upper() != "DEBUG":
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
+def serve(base: Settings, tcp: str | None = None, log_file: Path | None = None, log_level: str = "info") -> int:
+    """Run the server until the client exits (``diffill serve``)."""
+    address = parse_tcp(tcp) if tcp else None
+    setup_logging(log_file, log_level)
+    server = build_server(base)
+    log.info("diffill %s serving on %s", __version__, f"{address[0]}:{address[1]}" if address else "stdio")
+    if address is not None:
+        server.start_tcp(*address)
+        return 0
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the JSON-RPC stream
+    server.start_io(stdin, stdout)
+    return 0

@@ -1,0 +1,165 @@
+"""The language server's settings: a typed frozen dataclass read from the client's JSON.
+
+Settings come from three layers, later ones winning: the ``diffill serve`` flags, the client's
+``initializationOptions`` and the ``diffill`` section of ``workspace/didChangeConfiguration`` (or of
+``workspace/configuration``). On the wire every key is the camelCase form of a field name
+(``lineLength``, ``holeMarker``, ...). A value that fails its check keeps the value of the layer below and
+is reported once, so the client can show one message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from lsp_server.choices import DEVICES, DTYPES
+from lsp_server.holes import DEFAULT_MARKER
+
+SECTION = "diffill"
+
+Check = Callable[[Any], Any]
+
+
+def _int(lo: int, hi: int) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"must be an integer in {lo}..{hi}")
+        return value
+
+    return check
+
+
+def _float(lo: float, hi: float, open_low: bool = False) -> Check:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a number")
+        if not (lo < value if open_low else lo <= value) or value > hi:
+            raise ValueError(f"must be in {'(' if open_low else '['}{lo}, {hi}]")
+        return float(value)
+
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _model(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be a directory path (or null for the bundled model)")
+    return os.path.expandvars(os.path.expanduser(value))
+
+
+def _marker(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        raise ValueError("must be a non-empty string on one line")
+    return value
+
+
+def _languages(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("must be a list of languageIds (an empty list enables every language)")
+    return tuple(value)
+
+
+def _check(fn: Check) -> dict[str, Check]:
+    return {"check": fn}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a client may configure (wire names are the camelCase forms)."""
+
+    model: str | None = field(default=None, metadata=_check(_model))  # checkpoint dir; None: bundled
+    device: str = field(default="auto", metadata=_check(_choice(DEVICES)))
+    dtype: str = field(default="auto", metadata=_check(_choice(DTYPES)))
+    threads: int = field(default=1, metadata=_check(_int(0, 256)))  # torch CPU threads; 0: torch's default
+    steps: int = field(default=16, metadata=_check(_int(1, 1024)))  # denoising steps (at most)
+    line_length: int = field(default=32, metadata=_check(_int(1, 512)))  # a line or a hole on its own line
+    multiline_length: int = field(default=96, metadata=_check(_int(1, 1024)))  # a block after an opener
+    inline_length: int = field(default=16, metadata=_check(_int(1, 512)))  # the rest of a line
+    hole_marker: str = field(default=DEFAULT_MARKER, metadata=_check(_marker))
+    temperature: float = field(default=0.8, metadata=_check(_float(0.0, 5.0)))  # invoked candidates
+    candidates: int = field(default=3, metadata=_check(_int(1, 16)))  # invoked: how many to sample
+    languages: tuple[str, ...] = field(default=("python",), metadata=_check(_languages))
+    debounce_ms: int = field(default=0, metadata=_check(_int(0, 5000)))  # inline: wait before generating
+    light_strength: float = field(default=0.4, metadata=_check(_float(0.0, 1.0, open_low=True)))
+    complete_in_comments: bool = field(default=False, metadata=_check(_bool))
+    complete_in_strings: bool = field(default=False, metadata=_check(_bool))
+    multiline_on_empty_line: bool = field(default=False, metadata=_check(_bool))
+
+    def enabled_for(self, language_id: str | None) -> bool:
+        """Whether inline completion runs in a document of this languageId."""
+        return not self.languages or (language_id or "") in self.languages
+
+    def model_key(self) -> tuple[str | None, str, str, int]:
+        """What decides how the model is loaded: a change reloads it."""
+        return self.model, self.device, self.dtype, self.threads
+
+    def to_wire(self) -> dict[str, Any]:
+        """The settings as the client writes them."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[wire_name(f.name)] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def wire_name(name: str) -> str:
+    """``line_length`` -> ``lineLength``."""
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+_FIELDS = {wire_name(f.name): f for f in fields(Settings)}
+
+
+def section(raw: Any) -> Mapping[str, Any] | None:
+    """The ``diffill`` section of a settings object that may or may not be nested under it."""
+    if not isinstance(raw, Mapping):
+        return None
+    inner = raw.get(SECTION)
+    if isinstance(inner, Mapping):
+        return inner
+    return raw if not raw or any(k in _FIELDS for k in raw) else None
+
+
+def parse_settings(raw: Mapping[str, Any] | None, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """``base`` with the valid values of ``raw`` applied, and one line per invalid or unknown key."""
+    base = base or Settings()
+    if raw is None:
+        return base, []
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        spec = _FIELDS.get(key)
+        if spec is None:
+            problems.append(f"unknown setting {key!r}")
+            continue
+        if value is None and spec.name != "model":  # null: this layer leaves the key to the one below
+            continue
+        try:
+            changes[spec.name] = spec.metadata["check"](value)
+        except ValueError as exc:
+            problems.append(f"{key} {exc} (got {value!r}); using {getattr(base, spec.name)!r}")
+    return replace(base, **changes), problems
+
+
+def problems_message(problems: list[str]) -> str:
+    """One message for the client about every invalid setting."""
+    return "diffill: invalid settings: " + "; ".join(problems)
