@@ -44,9 +44,8 @@ case "$stage" in
     $py -m training.cli export "$run/train/checkpoint" --out "$run/model" --dtype bfloat16
     out=${OUT:?OUT is set by the device tool}
     cp "$run"/model/*.safetensors "$out"/
-    tar -czf "$out/meta.tar.gz" -C "$run" model/config.json model/tokenizer.json model/tokenizer_config.json \
-      model/README.md model/scores.json eval train/train_log.csv train/loss.png corpus/stats.json \
-      corpus/licenses.json
+    (cd "$run" && tar -czf "$out/meta.tar.gz" model/*.json model/README.md eval train/train_log.csv \
+      train/loss.png corpus/stats.json corpus/licenses.json)
     ls -la "$out"
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
