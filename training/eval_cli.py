@@ -46,6 +46,9 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--steps-sweep", default=None, help="comma-separated step counts, e.g. 4,8,16,32")
     p.add_argument("--multi-hole", action=argparse.BooleanOptionalAction, default=False,
                    help="also score 2-3 hole variants, filled jointly and one hole at a time")
+    p.add_argument("--elbo-corpus", type=Path, default=None,
+                   help="also estimate the ELBO bound (nats/token, perplexity) on this corpus's val split")
+    p.add_argument("--elbo-examples", type=int, default=200, help="held-out sequences for the ELBO")
     p.add_argument("--batch-size", type=int, default=8, help="tasks per denoising batch")
     p.add_argument("--workers", type=int, default=2, help="parallel test executions")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
@@ -82,6 +85,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 plot_quality_vs_steps(points, args.out / f"quality-vs-steps-{bench}-{setting}.png")
         if args.multi_hole and bench == "single-line":
             scores.update(_run_multi_hole(infiller, tasks, options, args))
+    if args.elbo_corpus is not None:
+        scores["elbo/heldout"] = _run_elbo(infiller, args)
     _finish(scores, args, infiller.lm.path)
     return 0
 
@@ -145,6 +150,23 @@ def _run_multi_hole(infiller: Infiller, tasks: list[InfillTask], options: FillOp
         _write(report, args.out, key, model=str(infiller.lm.path), mode=mode)
         scores[key] = {**report.summary, "setting": mode, "tasks": len(multi)}
     return scores
+
+
+def _run_elbo(infiller: Infiller, args: argparse.Namespace) -> dict:
+    """The linear-schedule ELBO on held-out middles (comparable across models whatever they trained with)."""
+    from training.data import DataConfig, encode_examples, read_shards
+    from training.elbo import elbo_bound
+    from training.schedules import LinearSchedule
+    from training.train import special_ids
+
+    lm = infiller.lm
+    examples = [e for _, e in zip(range(args.elbo_examples), read_shards(args.elbo_corpus, "val"))]
+    cfg = DataConfig(max_length=lm.max_length)
+    result = elbo_bound(lm, encode_examples(examples, lm.tokenizer), special_ids(lm.tokenizer), LinearSchedule(), cfg,
+                        seed=args.seed)
+    summary = {**result.to_dict(), "setting": "held-out val split, linear schedule", "tasks": result.sequences}
+    (args.out / "elbo.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
 
 
 def _write(report: EvalReport, out: Path, key: str, **meta) -> None:

@@ -80,6 +80,10 @@ def scores_section(scores: dict) -> list[str]:
     lines = ["## Scores", "", "| benchmark | setting | pass@1 | exact match | parses | tasks |"]
     lines.append("|---|---|---|---|---|---|")
     for name, s in scores.items():
+        if "elbo_nats_per_token" in s:
+            lines.append(f"| {name} | {s.get('setting', '')} | ELBO {s['elbo_nats_per_token']:.3f} nats/token, "
+                         f"perplexity <= {s['elbo_perplexity_bound']:.2f} | | | {s.get('tasks', '')} |")
+            continue
         lines.append(
             f"| {name} | {s.get('setting', '')} | {s.get('pass_at_1', 0):.1%} "
             f"| {s.get('exact_match', s.get('hole_exact_match', 0)):.1%} "

@@ -100,7 +100,7 @@ class Trainer:
         self.rank, self.world = _distributed()
         self.device = _device(self.rank)
         self.tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer)
-        self.special = _special_ids(self.tokenizer)
+        self.special = special_ids(self.tokenizer)
         self.schedule = get_schedule(cfg.schedule)
         torch.manual_seed(cfg.seed)
         self.model = load_init(cfg.init) if cfg.init else new_model(cfg.model, self.tokenizer)
@@ -235,7 +235,7 @@ class Trainer:
             plot_loss_curve(log_path, self.cfg.out / "loss.png")
 
 
-def _special_ids(tokenizer) -> SpecialIds:
+def special_ids(tokenizer) -> SpecialIds:
     eom = tokenizer.convert_tokens_to_ids(tokens.EOM)
     if tokenizer.mask_token_id is None or eom is None or eom == tokenizer.unk_token_id:
         raise ValueError(f"the tokenizer needs a mask token and {tokens.EOM}; train it with diffill-train tokenizer")
