@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from lsp_server.time_conditioning import TimeEmbedding, save_time_embedding
 
 STATE_FILE = "trainer_state.json"
+CONFIG_FILE = "training_config.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 
 
@@ -61,7 +62,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 def save_checkpoint(
     path: Path, model, tokenizer, optimizer: torch.optim.Optimizer | None, state: TrainerState, card: str,
-    time: TimeEmbedding | None = None,
+    time: TimeEmbedding | None = None, config: dict | None = None,
 ) -> None:
     """Write a complete checkpoint to ``path`` atomically (temp dir + renames)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -77,6 +78,8 @@ def save_checkpoint(
         save_file(tensors, str(tmp / OPTIMIZER_FILE))
         state.extra["optimizer"] = scalars
     (tmp / STATE_FILE).write_text(json.dumps(asdict(state), indent=1))
+    if config is not None:
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=1))
     state.extra.pop("optimizer", None)
     (tmp / "README.md").write_text(card)
     shutil.rmtree(old, ignore_errors=True)

@@ -79,12 +79,13 @@ def add_train_parser(sub) -> None:
     p.set_defaults(func=run_train)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def train_config(args: argparse.Namespace):
+    """The TrainConfig that ``diffill-train train`` builds from its flags."""
     from training.data import DataConfig
     from training.modeling import ModelConfig
-    from training.train import TrainConfig, Trainer
+    from training.train import TrainConfig
 
-    cfg = TrainConfig(
+    return TrainConfig(
         corpus=args.corpus, tokenizer=args.tokenizer, out=args.out, init=args.init, resume=args.resume,
         model=ModelConfig(hidden=args.hidden, layers=args.layers, heads=args.heads,
                           intermediate=args.intermediate, max_length=args.max_length),
@@ -95,7 +96,12 @@ def run_train(args: argparse.Namespace) -> int:
         grad_clip=args.grad_clip, bf16=args.bf16, seed=args.seed, checkpoint_every=args.checkpoint_every,
         log_every=args.log_every, max_examples=args.max_examples,
     )
-    state = Trainer(cfg).run()
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.train import Trainer
+
+    state = Trainer(train_config(args)).run()
     if os.environ.get("RANK", "0") == "0":
         print(f"trained {state.step} steps ({state.tokens_processed:,} tokens) -> {args.out / 'checkpoint'}",
               file=sys.stderr)
@@ -117,7 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_eval_parser(sub)
     add_export_parser(sub)
+    card = sub.add_parser("card", help="render a checkpoint's model card (README.md) again from its files")
+    card.add_argument("checkpoint", type=Path, help="checkpoint or exported model directory")
+    card.set_defaults(func=run_card)
     return parser
+
+
+def run_card(args: argparse.Namespace) -> int:
+    from training.model_card import card_for
+
+    (args.checkpoint / "README.md").write_text(card_for(args.checkpoint))
+    print(f"wrote {args.checkpoint / 'README.md'}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

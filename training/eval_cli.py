@@ -30,7 +30,7 @@ from training.benchmarks import (
     resolve_benchmark,
 )
 from training.evaluate import EvalReport, evaluate_multi_hole, evaluate_samples, evaluate_tasks, write_report
-from training.model_card import SCORES_FILE, scores_section
+from training.model_card import CONFIG_FILE, SCORES_FILE, card_for, scores_section
 from training.plots import plot_quality_vs_steps
 
 
@@ -201,6 +201,9 @@ def _update_card(model_dir: Path, scores: dict[str, dict]) -> None:
     existing.update(scores)
     path.write_text(json.dumps(existing, indent=1) + "\n")
     card = model_dir / "README.md"
+    if (model_dir / CONFIG_FILE).is_file():
+        card.write_text(card_for(model_dir))
+        return
     text = card.read_text() if card.exists() else "# diffill model\n"
     head = text.split("\n## Scores", 1)[0].rstrip("\n")
     card.write_text(head + "\n\n" + "\n".join(scores_section(existing)))

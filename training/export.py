@@ -16,9 +16,9 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from lsp_server.model import check_checkpoint
 from lsp_server.time_conditioning import WEIGHTS
-from training.model_card import SCORES_FILE
+from training.model_card import CONFIG_FILE, SCORES_FILE, STATE_FILE
 
-KEEP = ("README.md", SCORES_FILE, WEIGHTS)
+KEEP = ("README.md", SCORES_FILE, WEIGHTS, CONFIG_FILE, STATE_FILE)
 
 
 def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str = "16MB") -> Path:

@@ -1,21 +1,21 @@
-"""The model card (README.md) written into every checkpoint directory.
+"""The model card (README.md) of a checkpoint directory, rendered from what the directory holds.
 
-It names the corpus sources and licenses (from the corpus's ``stats.json`` / ``licenses.json``), the
-architecture and size, tokens seen, training time and hardware, and any evaluation scores recorded in
-``scores.json`` beside the weights.
+A checkpoint carries ``training_config.json`` (the run's settings), ``trainer_state.json`` (steps, tokens,
+time, hardware), its weights, and optionally ``scores.json`` (evaluation summaries). The card names the
+corpus sources and licenses (from the corpus's ``stats.json`` / ``licenses.json``), the architecture and
+size, tokens seen, training time and hardware, and the scores. ``diffill-train card DIR`` renders it again.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from training.checkpoint import TrainerState
-    from training.train import TrainConfig
+from safetensors import safe_open
 
 SCORES_FILE = "scores.json"
+CONFIG_FILE = "training_config.json"
+STATE_FILE = "trainer_state.json"
 
 
 def _read_json(path: Path) -> dict:
@@ -25,58 +25,117 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def _licenses_section(corpus: Path) -> list[str]:
-    licenses = _read_json(corpus / "licenses.json")
+def count_weights(model_dir: Path) -> int:
+    """Parameters stored in the directory's safetensors files (tied weights are stored once)."""
+    total = 0
+    for shard in sorted(model_dir.glob("*.safetensors")):
+        if shard.name.startswith(("optimizer", "time_embedding")):
+            continue
+        with safe_open(str(shard), framework="pt") as f:
+            total += sum(_numel(f.get_slice(key).get_shape()) for key in f.keys())  # noqa: SIM118
+    return total
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _sources(stats: dict, licenses: dict) -> list[str]:
+    kept = licenses.get("kept", {})
+    distributions = sorted({s for info in kept.values() for s in info.get("sources", {})})
+    stdlib = [s for s in distributions if s == "stdlib"]
+    packages = [s.split(":", 1)[1] for s in distributions if s.startswith("site-packages:")]
+    other = [s for s in distributions if s not in stdlib and not s.startswith("site-packages:")]
+    parts = []
+    if stdlib:
+        parts.append("the Python standard library")
+    if packages:
+        parts.append(f"the sources of {len(packages)} installed packages ({', '.join(packages)})")
+    parts += other
+    return parts
+
+
+def _data_section(corpus: Path) -> list[str]:
     stats = _read_json(corpus / "stats.json")
+    licenses = _read_json(corpus / "licenses.json")
     lines = ["## Training data", ""]
-    sources = stats.get("sources") or _read_json(corpus / "config.json").get("sources")
+    sources = _sources(stats, licenses)
     if sources:
-        lines.append(f"Sources: {', '.join(str(s) for s in sources)}.")
-    for key in ("files_kept", "chunks", "bytes_kept", "tokens_estimate"):
+        lines += ["Sources: " + "; ".join(sources) + ".", ""]
+    for key, label in (("files_kept", "files kept"), ("bytes_kept", "bytes"), ("chunks", "examples (chunks)"),
+                       ("spans", "spans"), ("estimated_tokens_examples", "tokens (estimate: bytes / 3.5)")):
         if key in stats:
-            lines.append(f"- {key.replace('_', ' ')}: {stats[key]:,}")
-    if licenses:
-        lines += ["", "| license | files | bytes |", "|---|---|---|"]
-        for name, info in sorted(licenses.items()):
-            if isinstance(info, dict):
-                lines.append(f"| {name} | {info.get('files', '')} | {info.get('bytes', '')} |")
-    lines += ["", "Nothing from HumanEval: the corpus was decontaminated against the evaluation sets (13-gram).", ""]
+            lines.append(f"- {label}: {stats[key]:,}")
+    kept = licenses.get("kept", {})
+    if kept:
+        lines += ["", "| license (kept) | files | bytes |", "|---|---|---|"]
+        for name, info in sorted(kept.items(), key=lambda kv: -kv[1].get("bytes", 0)):
+            lines.append(f"| {name} | {info.get('files', 0):,} | {info.get('bytes', 0):,} |")
+    excluded = licenses.get("excluded_files", {})
+    if excluded:
+        names = ", ".join(f"{k} ({v} files)" for k, v in sorted(excluded.items()))
+        lines += ["", f"Excluded by license: {names}."]
+    dropped = stats.get("dropped", {})
+    if dropped:
+        lines += ["", "Dropped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items())) + "."]
+    lines += ["", "Decontaminated against HumanEval-infilling (files sharing a 13-gram with it were dropped).", ""]
     return lines
 
 
-def render_card(cfg: TrainConfig, state: TrainerState, params: int, hardware: str, scores: dict | None = None) -> str:
-    """Markdown model card for a checkpoint of this run."""
-    m = cfg.model
+def render_card(config: dict, state: dict, params: int, scores: dict | None = None) -> str:
+    """Markdown model card from a run's config, trainer state and parameter count."""
+    m = config.get("model", {})
+    hardware = state.get("extra", {}).get("hardware", "unrecorded hardware")
+    architecture = (
+        f"- initialised from {config['init']}" if config.get("init") else
+        f"- ModernBERT encoder: hidden {m.get('hidden')}, layers {m.get('layers')}, heads {m.get('heads')}, "
+        f"FFN {m.get('intermediate')}, window {m.get('max_length')} tokens"
+    )
+    timing = "time-conditioned (learned time embedding)" if config.get("time_conditioning") else \
+        "time-agnostic (no time input)"
     lines = [
         "# diffill masked-diffusion code model",
         "",
-        "A ModernBERT-style masked LM trained with diffill's absorbing-state diffusion objective to fill code",
-        "(fill-in-the-middle, `???` holes, region rewrites). Load it with `diffill fill --model DIR`.",
+        "A masked LM trained with diffill's absorbing-state diffusion objective to fill code (fill-in-the-middle,",
+        "`???` holes, region rewrites); `<|eom|>` tokens end each middle, so holes get their length from the",
+        "model. Load it with `diffill fill --model DIR` (safetensors; no remote code).",
         "",
         "## Model",
         "",
         f"- parameters: {params:,} ({params / 1e6:.1f}M)",
-        f"- hidden {m.hidden}, layers {m.layers}, heads {m.heads}, FFN {m.intermediate}, window {m.max_length} tokens"
-        if cfg.init is None else f"- initialised from {cfg.init}",
-        f"- noise schedule: {cfg.schedule}; loss weighting: {cfg.loss_weighting}; "
-        + ("time-conditioned (learned time embedding)" if cfg.time_conditioning else "time-agnostic (no time input)"),
+        architecture,
+        f"- noise schedule: {config.get('schedule')}; loss weighting: {config.get('loss_weighting')}; {timing}",
         "",
         "## Training",
         "",
-        f"- steps: {state.step:,}, batch {cfg.batch_size}, peak lr {cfg.lr}",
-        f"- tokens seen: {state.tokens_processed:,} through the model, {state.tokens_seen:,} of them masked",
-        f"- training time: {state.train_seconds / 60:.1f} min on {hardware}",
+        f"- steps: {state.get('step', 0):,}, batch {config.get('batch_size')}, peak lr {config.get('lr')}, "
+        f"warm-up {config.get('warmup')} steps then cosine decay",
+        f"- tokens seen: {state.get('tokens_processed', 0):,} through the model, "
+        f"{state.get('tokens_seen', 0):,} of them masked (loss-bearing)",
+        f"- training time: {state.get('train_seconds', 0) / 60:.1f} min on {hardware}",
         "",
-        *_licenses_section(cfg.corpus),
+        *_data_section(Path(config.get("corpus", "."))),
+        *scores_section(scores or {}),
     ]
-    lines += scores_section(scores if scores is not None else {})
     return "\n".join(lines) + "\n"
+
+
+def card_for(checkpoint: Path) -> str:
+    """Render the card of a checkpoint directory from the files it holds."""
+    config = _read_json(checkpoint / CONFIG_FILE)
+    if not config:
+        raise FileNotFoundError(f"{checkpoint} has no {CONFIG_FILE}; was it written by diffill-train train?")
+    return render_card(config, _read_json(checkpoint / STATE_FILE), count_weights(checkpoint),
+                       _read_json(checkpoint / SCORES_FILE))
 
 
 def scores_section(scores: dict) -> list[str]:
     """A table of evaluation summaries: {benchmark: {metric: value}}."""
     if not scores:
-        return ["## Scores", "", "Not evaluated yet: run `diffill-train eval --model DIR`.", ""]
+        return ["## Scores", "", "Not evaluated yet: run `diffill-train eval --model DIR --card`.", ""]
     lines = ["## Scores", "", "| benchmark | setting | pass@1 | exact match | parses | tasks |"]
     lines.append("|---|---|---|---|---|---|")
     for name, s in scores.items():

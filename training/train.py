@@ -228,8 +228,10 @@ class Trainer:
         """Checkpoint (rank 0 only) and redraw the loss curve."""
         if self.rank != 0:
             return
-        card = render_card(self.cfg, self.state, count_parameters(self.model), describe_device(self.device))
-        save_checkpoint(self.ckpt, self.model, self.tokenizer, self.optimizer, self.state, card, self.time)
+        self.state.extra["hardware"] = describe_device(self.device)
+        config = config_dict(self.cfg)
+        card = render_card(config, asdict(self.state), count_parameters(self.model))
+        save_checkpoint(self.ckpt, self.model, self.tokenizer, self.optimizer, self.state, card, self.time, config)
         log_path = self.cfg.out / "train_log.csv"
         if log_path.exists():
             plot_loss_curve(log_path, self.cfg.out / "loss.png")
