@@ -7,6 +7,7 @@ scores; drops the optimizer and trainer state. Weights can be stored as bfloat16
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from lsp_server.model import check_checkpoint
 from lsp_server.time_conditioning import WEIGHTS
-from training.model_card import CONFIG_FILE, SCORES_FILE, STATE_FILE
+from training.model_card import CONFIG_FILE, CORPUS_FILES, SCORES_FILE, STATE_FILE
 
 KEEP = ("README.md", SCORES_FILE, WEIGHTS, CONFIG_FILE, STATE_FILE)
 
@@ -34,6 +35,13 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str
     for name in KEEP:
         if (checkpoint / name).is_file():
             shutil.copy2(checkpoint / name, tmp / name)
+    corpus = Path(json.loads((checkpoint / CONFIG_FILE).read_text()).get("corpus", "")) if (
+        checkpoint / CONFIG_FILE).is_file() else None
+    for name in CORPUS_FILES:  # the card names the corpus's sources and licenses even without the corpus
+        if corpus is not None and (corpus / name).is_file():
+            shutil.copy2(corpus / name, tmp / f"corpus_{name}")
+    for f in tmp.iterdir():
+        f.chmod(0o644)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

@@ -16,6 +16,7 @@ from safetensors import safe_open
 SCORES_FILE = "scores.json"
 CONFIG_FILE = "training_config.json"
 STATE_FILE = "trainer_state.json"
+CORPUS_FILES = ("stats.json", "licenses.json")  # copied into exported models as corpus_*.json
 
 
 def _read_json(path: Path) -> dict:
@@ -58,9 +59,12 @@ def _sources(stats: dict, licenses: dict) -> list[str]:
     return parts
 
 
-def _data_section(corpus: Path) -> list[str]:
+def _data_section(corpus: Path, model_dir: Path | None = None) -> list[str]:
     stats = _read_json(corpus / "stats.json")
     licenses = _read_json(corpus / "licenses.json")
+    if not stats and model_dir is not None:  # an exported model carries copies
+        stats = _read_json(model_dir / "corpus_stats.json")
+        licenses = _read_json(model_dir / "corpus_licenses.json")
     lines = ["## Training data", ""]
     sources = _sources(stats, licenses)
     if sources:
@@ -85,7 +89,9 @@ def _data_section(corpus: Path) -> list[str]:
     return lines
 
 
-def render_card(config: dict, state: dict, params: int, scores: dict | None = None) -> str:
+def render_card(
+    config: dict, state: dict, params: int, scores: dict | None = None, model_dir: Path | None = None
+) -> str:
     """Markdown model card from a run's config, trainer state and parameter count."""
     m = config.get("model", {})
     hardware = state.get("extra", {}).get("hardware", "unrecorded hardware")
@@ -117,7 +123,7 @@ def render_card(config: dict, state: dict, params: int, scores: dict | None = No
         f"{state.get('tokens_seen', 0):,} of them masked (loss-bearing)",
         f"- training time: {state.get('train_seconds', 0) / 60:.1f} min on {hardware}",
         "",
-        *_data_section(Path(config.get("corpus", "."))),
+        *_data_section(Path(config.get("corpus", ".")), model_dir),
         *scores_section(scores or {}),
     ]
     return "\n".join(lines) + "\n"
@@ -129,7 +135,7 @@ def card_for(checkpoint: Path) -> str:
     if not config:
         raise FileNotFoundError(f"{checkpoint} has no {CONFIG_FILE}; was it written by diffill-train train?")
     return render_card(config, _read_json(checkpoint / STATE_FILE), count_weights(checkpoint),
-                       _read_json(checkpoint / SCORES_FILE))
+                       _read_json(checkpoint / SCORES_FILE), checkpoint)
 
 
 def scores_section(scores: dict) -> list[str]:
