@@ -6,6 +6,7 @@ import enum
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # torch.compile of the encoder (GPU)
 
 
 class UnmaskOrder(str, enum.Enum):
@@ -15,3 +16,4 @@ class UnmaskOrder(str, enum.Enum):
     MARGIN = "margin"  # largest gap between the two most likely tokens
     ENTROPY = "entropy"  # lowest predictive entropy
     RANDOM = "random"  # uniformly random order (the plain absorbing-state reverse process)
+    LEFT_TO_RIGHT = "left-to-right"  # leftmost masked positions first (semi-autoregressive)

@@ -14,10 +14,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lsp_server import __version__
+from lsp_server import __version__, defaults
+from lsp_server.bench.args import add_bench_arguments
 from lsp_server.choices import DEVICES, DTYPES, UnmaskOrder
 from lsp_server.errors import DiffillError, HoleError
 from lsp_server.holes import DEFAULT_MARKER, find_holes, parse_region
@@ -38,14 +40,22 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the denoising loop and of hole lengths, shared by fill, eval and bench."""
     g = parser.add_argument_group("denoising")
-    g.add_argument("--steps", type=int, default=16, help="denoising steps (at most)")
+    g.add_argument("--steps", type=int, default=defaults.STEPS, help="denoising steps (at most)")
     g.add_argument("--order", choices=[o.value for o in UnmaskOrder], default="confidence",
                    help="which masked positions to commit first")
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0: greedy)")
     g.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
     g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    g.add_argument("--threshold", type=float, default=None,
-                   help="also commit every position more confident than this (parallel decoding)")
+    g.add_argument("--threshold", type=float, default=defaults.THRESHOLD or 0.0,
+                   help="also commit every position more confident than this (parallel decoding; 0: off; "
+                   "default %(default)s)")
+    g.add_argument("--cache-refresh", type=int, default=defaults.CACHE_REFRESH,
+                   help="context cache: a full encoder pass every N steps, only the spans in between "
+                   "(0: off; default %(default)s)")
+    g.add_argument("--cache-neighbours", type=int, default=defaults.CACHE_NEIGHBOURS,
+                   help="context cache: tokens on each side of a span recomputed with it (default %(default)s)")
+    g.add_argument("--window", type=int, default=None,
+                   help="at most this many tokens per sequence (default: the model's window)")
     g.add_argument("--remask", type=float, default=0.0, help="re-mask this share of low-confidence tokens")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--length", type=int, default=None, help="token budget of every hole (default: by layout)")
@@ -53,22 +63,29 @@ def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--inline-length", type=int, default=16, help="token budget of a hole inside a line")
     g.add_argument("--single-line", action=argparse.BooleanOptionalAction, default=None,
                    help="keep only the first line of each completion (eval: on for the single-line benchmark)")
+    g.add_argument("--syntax-check", action=argparse.BooleanOptionalAction, default=True,
+                   help="cut each completion to its longest piece that parses (Python; SAFIM's syntax-aware "
+                   "truncation)")
 
 
 def fill_options(args: argparse.Namespace, single_line_default: bool = False) -> FillOptions:
     """FillOptions from the parsed flags."""
+    from lsp_server.context_cache import CacheConfig
     from lsp_server.denoise import DenoiseConfig
     from lsp_server.infill import FillOptions
+    from lsp_server.syntax import check_for
 
     try:
         config = DenoiseConfig(
             steps=args.steps, order=UnmaskOrder(args.order), temperature=args.temperature, top_k=args.top_k,
-            top_p=args.top_p, threshold=args.threshold, remask=args.remask,
+            top_p=args.top_p, threshold=args.threshold or None, remask=args.remask,
         )
         length = args.length
         return FillOptions(
             denoise=config, line_length=length or args.line_length, inline_length=length or args.inline_length,
             single_line=single_line_default if args.single_line is None else args.single_line,
+            cache=CacheConfig(args.cache_refresh, args.cache_neighbours), window=args.window,
+            syntax_check=check_for("python") if args.syntax_check else None,
         )
     except ValueError as exc:
         raise DiffillError(str(exc)) from exc
@@ -103,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     add_model_arguments(serve)
     serve.set_defaults(func=run_serve)
+    bench = sub.add_parser("bench", help="measure latency, throughput and quality of the decoding settings")
+    add_bench_arguments(bench)
+    add_model_arguments(bench)
+    bench.set_defaults(func=run_bench)
     return parser
 
 
@@ -110,6 +131,7 @@ def run_fill(args: argparse.Namespace) -> int:
     """``diffill fill``: a file's holes or region, or a benchmark's tasks."""
     from lsp_server.infill import Infiller
     from lsp_server.model import load_model
+    from lsp_server.syntax import check_for
 
     options = fill_options(args)
     if args.tasks is not None:
@@ -120,6 +142,8 @@ def run_fill(args: argparse.Namespace) -> int:
     if args.path is None:
         raise DiffillError("give a PATH to fill (or --tasks FILE --out SAMPLES.jsonl)")
     text = read_text(args.path)
+    if str(args.path) != "-" and options.syntax_check is not None:
+        options = replace(options, syntax_check=check_for(path=args.path))
     if args.in_place and str(args.path) == "-":
         raise DiffillError("--in-place needs a file, not stdin")
     if args.region:
@@ -137,6 +161,13 @@ def run_fill(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.text)
     return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """``diffill bench``: see ``lsp_server.bench``."""
+    from lsp_server.bench.run import run_bench as bench
+
+    return bench(args)
 
 
 def run_serve(args: argparse.Namespace) -> int:

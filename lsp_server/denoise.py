@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lsp_server import defaults
 from lsp_server.choices import UnmaskOrder
 
 # (ids (B, T), attention_mask (B, T), positions (B, T) bool, t (B,)) -> logits at those positions (M, V),
@@ -31,12 +32,12 @@ class DenoiseConfig:
     ``temperature`` 0 means greedy.
     """
 
-    steps: int = 16
+    steps: int = defaults.STEPS
     order: UnmaskOrder = UnmaskOrder.CONFIDENCE
     temperature: float = 0.0
     top_k: int = 0
     top_p: float = 1.0
-    threshold: float | None = None
+    threshold: float | None = defaults.THRESHOLD
     remask: float = 0.0
 
     def __post_init__(self) -> None:
@@ -72,6 +73,9 @@ class DenoiseResult:
     confidence: torch.Tensor  # (B, T) float; 1.0 at positions that were never masked
     steps_run: int
     stopped: bool  # True when should_stop ended the run early (ids then still hold masks)
+
+
+LATE_PENALTY = 1e4  # lowers a late token's order score below every other position's
 
 
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
@@ -120,6 +124,8 @@ def order_score(
         return top2[:, 0] - top2[:, 1]
     if order is UnmaskOrder.ENTROPY:
         return (probs * torch.log(probs.clamp_min(1e-12))).sum(dim=-1)  # -H
+    if order is UnmaskOrder.LEFT_TO_RIGHT:
+        return torch.zeros_like(confidence)  # the position term added by the loop decides
     return torch.rand(confidence.shape, generator=generator, device=confidence.device)
 
 
@@ -146,8 +152,18 @@ def denoise(
     attention_mask: torch.Tensor | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
+    late_id: int | None = None,
+    finished: Callable[[torch.Tensor], bool] | None = None,
 ) -> DenoiseResult:
-    """Fill every position of ``x`` (B, T) that holds ``mask_id``; other positions never change."""
+    """Fill every position of ``x`` (B, T) that holds ``mask_id``; other positions never change.
+
+    ``finished(x_t)`` (B, T), asked after each step, may end the run early when the caller needs no more
+    (positions still masked then hold ``mask_id``; the result is not ``stopped``).
+
+    ``late_id`` (the end-of-middle token) is committed only where nothing else is left to commit: committing
+    the confident end-of-middle tail first makes its neighbours end-of-middle too, and a hole collapses to
+    nothing (the "end-of-sequence trap" of masked diffusion decoders).
+    """
     x_t = x.clone()  # (B, T)
     if attention_mask is None:
         attention_mask = torch.ones_like(x_t)
@@ -165,12 +181,20 @@ def denoise(
         t = masked.sum(dim=-1).float() / total  # (B,)
         logits = logits_fn(x_t, attention_mask, masked, t)  # (M, V)
         tokens, conf, score = sample_tokens(logits, config, generator, mask_id)  # (M,)
+        if config.order is UnmaskOrder.LEFT_TO_RIGHT:
+            score = score - masked.nonzero()[:, 1].float()  # leftmost first
+        late = tokens == late_id if late_id is not None else torch.zeros_like(tokens, dtype=torch.bool)
+        score = torch.where(late, score - LATE_PENALTY, score)
         full_score = torch.full(x_t.shape, float("-inf"), device=x_t.device)
         full_score[masked] = score
         count = _commit_counts(masked, config.steps - step + 1)  # (B,)
         if config.threshold is not None:
+            rows = masked.nonzero()[:, 0]  # (M,) the row of each masked position
+            only_late = torch.zeros(x_t.shape[0], dtype=torch.long, device=x_t.device).index_add_(
+                0, rows, (~late).long()
+            ) == 0  # (B,) every position a row has left proposes late_id: those may all go at once
             full_conf = torch.zeros(x_t.shape, device=x_t.device)
-            full_conf[masked] = conf
+            full_conf[masked] = torch.where(late & ~only_late[rows], torch.zeros_like(conf), conf)
             above = ((full_conf > config.threshold) & masked).sum(dim=-1)  # (B,)
             count = torch.maximum(count, above)
         chosen = _top_positions(full_score, count)  # (B, T)
@@ -187,6 +211,8 @@ def denoise(
             )
         if on_step is not None:
             on_step(StepInfo(step, config.steps, x_t, int((x_t == mask_id).sum())))
+        if finished is not None and finished(x_t):
+            break
     return DenoiseResult(x_t, confidence, step, stopped=False)
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
+from lsp_server.accel import bucket_width
+from lsp_server.context_cache import CacheConfig
 from lsp_server.denoise import DenoiseConfig, StepInfo, denoise
 from lsp_server.errors import HoleError
 from lsp_server.holes import Span, check_spans, is_line_hole
 from lsp_server.model import LoadedModel
-from lsp_server.postprocess import finish
-from lsp_server.window import Vocab, build_layout
+from lsp_server.postprocess import RegionCheck, finish, truncate_to_valid
+from lsp_server.window import Layout, Vocab, build_layout
 
 
 @dataclass(frozen=True)
@@ -28,13 +30,37 @@ class FillOptions:
     line_length: int = 32  # token budget of a hole that stands on its own line(s)
     inline_length: int = 16  # token budget of a hole inside a line
     single_line: bool = False  # keep only the first line of each completion
+    syntax_check: RegionCheck | None = None  # cut completions to their longest piece that parses
+    retries: int = 4  # with syntax_check: samples drawn (one batch) when the greedy fill leaves the file broken
     rewrite_slack: float = 1.5  # a full-strength rewrite may grow to this times its tokens, plus 8
+    cache: CacheConfig = field(default_factory=CacheConfig)  # context cache (fast path)
+    window: int | None = None  # at most this many tokens per sequence (None: the model's window)
 
     def __post_init__(self) -> None:
         if self.line_length < 1 or self.inline_length < 1:
             raise ValueError("length budgets must be >= 1")
+        if self.window is not None and self.window < 8:
+            raise ValueError("window must be >= 8 tokens")
         if self.rewrite_slack < 1:
             raise ValueError("rewrite_slack must be >= 1")
+
+
+RETRY_TEMPERATURE = 0.8
+
+
+def fit_syntax(text: str, line_hole: bool, before: str, after: str, check: RegionCheck) -> str:
+    """``text`` cut to its longest piece that leaves the hole's lines parsing (nothing if none does)."""
+
+    def finished(piece: str) -> str:
+        return finish(piece, line_hole=line_hole, single_line=False, suffix=after)
+
+    def fits(piece: str) -> bool:
+        full = before + finished(piece) + after
+        start = before.rfind("\n") + 1
+        end = full.find("\n", len(before) + len(finished(piece)))
+        return check(full, start, len(full) if end < 0 else end)
+
+    return finished(truncate_to_valid(text, line_hole, fits))
 
 
 @dataclass(frozen=True)
@@ -81,8 +107,21 @@ class Infiller:
         self, text: str, spans: list[Span], options: FillOptions | None = None, seed: int = 0,
         should_stop: Callable[[], bool] | None = None, on_step: Callable[[StepInfo], None] | None = None,
     ) -> FillResult:
-        """Fill every span of one text; spans in one window are denoised jointly."""
-        return self.fill_batch([FillRequest(text, spans)], options, seed, should_stop, on_step)[0]
+        """Fill every span of one text; spans in one window are denoised jointly.
+
+        With a syntax check, a fill that leaves the file unparseable (though it parsed with its holes empty)
+        is drawn again: ``retries`` samples in one batch, the first that parses wins (rejection sampling).
+        """
+        options = options or FillOptions()
+        result = self.fill_batch([FillRequest(text, spans)], options, seed, should_stop, on_step)[0]
+        check = options.syntax_check
+        if check is None or options.retries < 1 or result.stopped or check(result.text, 0, len(result.text)):
+            return result
+        sampled = replace(options, denoise=replace(options.denoise, temperature=RETRY_TEMPERATURE))
+        for candidate in self.candidates(text, spans, options.retries, sampled, seed + 1, should_stop):
+            if not candidate.stopped and check(candidate.text, 0, len(candidate.text)):
+                return candidate
+        return result
 
     def candidates(
         self, text: str, spans: list[Span], n: int, options: FillOptions | None = None, seed: int = 0,
@@ -125,27 +164,32 @@ class Infiller:
             return span.length
         return options.line_length if is_line_hole(text, span) else options.inline_length
 
+    def layout(self, text: str, spans: list[Span], options: FillOptions | None = None, seed: int = 0) -> Layout:
+        """The first sequence a fill of ``spans`` denoises: its ids (masks in place) and where each span sits."""
+        ordered = [sp for _, sp in self._ordered(FillRequest(text, spans))]
+        return self._layout(text, ordered, options or FillOptions(), torch.Generator().manual_seed(seed))
+
+    def _layout(self, text: str, spans: list[Span], options: FillOptions, generator: torch.Generator) -> Layout:
+        window = min(self.lm.max_length, options.window or self.lm.max_length)
+        lengths = [self._length(text, sp, options) for sp in spans]
+        return build_layout(self.lm.tokenizer, text, spans, lengths, self.vocab, window, generator)
+
     def _round(
         self, states: list[_State], options: FillOptions, layout_gen: torch.Generator, gen: torch.Generator,
         should_stop: Callable[[], bool] | None, on_step: Callable[[StepInfo], None] | None,
     ) -> bool:
         """Lay out the next window of each text, denoise them together, write the middles back."""
-        layouts = []
-        for s in states:
-            spans = [sp for _, sp in s.pending]
-            lengths = [self._length(s.text, sp, options) for sp in spans]
-            layouts.append(
-                build_layout(self.lm.tokenizer, s.text, spans, lengths, self.vocab, self.lm.max_length, layout_gen)
-            )
-        width = max(len(lay.ids) for lay in layouts)
+        layouts = [self._layout(s.text, [sp for _, sp in s.pending], options, layout_gen) for s in states]
+        width = bucket_width(max(len(lay.ids) for lay in layouts), self.lm.buckets)
         x = torch.full((len(layouts), width), self.lm.pad_id, dtype=torch.long)  # (B, T)
         attention = torch.zeros_like(x)  # (B, T)
         for b, lay in enumerate(layouts):
             x[b, : len(lay.ids)] = torch.tensor(lay.ids)
             attention[b, : len(lay.ids)] = 1
         result = denoise(
-            self.lm.logits_at, x.to(self.lm.device), self.lm.mask_id, options.denoise, gen,
-            attention.to(self.lm.device), should_stop, on_step,
+            options.cache.logits_fn(self.lm), x.to(self.lm.device), self.lm.mask_id, options.denoise, gen,
+            attention.to(self.lm.device), should_stop, on_step, late_id=self.lm.eom_id,
+            finished=self._first_lines_done(states, layouts, options),
         )
         if result.stopped:
             return True
@@ -153,6 +197,35 @@ class Infiller:
         for b, (s, lay) in enumerate(zip(states, layouts)):
             self._write_back(s, lay.slices, ids[b], conf[b], options)
         return False
+
+    def _first_lines_done(
+        self, states: list[_State], layouts: list[Layout], options: FillOptions
+    ) -> Callable[[torch.Tensor], bool] | None:
+        """A ``finished`` test for fills that keep only a first line (single-line mode, holes inside a line):
+        done once every span's leading committed run holds the line's end, which no later step changes
+        (nothing is re-masked). None when some span keeps more than a line.
+        """
+        spans = [
+            (b, lo, hi, is_line_hole(s.text, sp))
+            for b, (s, lay) in enumerate(zip(states, layouts))
+            for (lo, hi), sp in zip(lay.slices, lay.spans)
+        ]
+        if options.denoise.remask > 0 or not all(options.single_line or not line for *_, line in spans):
+            return None
+        mask_id, drop, decode = self.lm.mask_id, self._drop, self.lm.tokenizer.decode
+
+        def finished(x_t: torch.Tensor) -> bool:
+            rows = x_t.cpu()
+            for b, lo, hi, line_hole in spans:
+                run = rows[b, lo:hi].tolist()
+                if mask_id not in run:
+                    continue
+                text = decode([t for t in run[: run.index(mask_id)] if t not in drop])
+                if "\n" not in (text.lstrip("\n") if line_hole else text):  # as ``finish`` cuts the first line
+                    return False
+            return True
+
+        return finished
 
     def _write_back(
         self, state: _State, slices: list[tuple[int, int]], ids: torch.Tensor, conf: torch.Tensor,
@@ -167,12 +240,11 @@ class Infiller:
         for (index, span), (lo, hi) in zip(done, slices):
             kept = [(int(t), float(c)) for t, c in zip(ids[lo:hi], conf[lo:hi]) if int(t) not in self._drop]
             raw = self.lm.tokenizer.decode([t for t, _ in kept])
-            text = finish(
-                raw,
-                line_hole=is_line_hole(state.text, span),
-                single_line=options.single_line,
-                suffix=state.text[span.end :],
-            )
+            line_hole = is_line_hole(state.text, span)
+            text = finish(raw, line_hole=line_hole, single_line=options.single_line, suffix=state.text[span.end :])
+            if options.syntax_check is not None:
+                before = "".join(pieces) + state.text[cursor : span.start]
+                text = fit_syntax(text, line_hole, before, state.text[span.end :], options.syntax_check)
             state.completions[index] = text
             state.confidence[index] = sum(c for _, c in kept) / len(kept) if kept else 0.0
             pieces += [state.text[cursor : span.start], text]

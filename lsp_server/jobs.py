@@ -13,14 +13,19 @@ from lsp_server.denoise import DenoiseConfig, StepInfo
 from lsp_server.errors import HoleError
 from lsp_server.holes import Span, find_holes
 from lsp_server.infill import FillOptions, FillResult, Infiller
+from lsp_server.postprocess import RegionCheck
 from lsp_server.settings import Settings
 from lsp_server.worker import Ticket
 
 OnStep = Callable[[StepInfo], None]
 
 
-def _options(settings: Settings, temperature: float = 0.0, single_line: bool = False, cap: int = 512) -> FillOptions:
+def _options(
+    settings: Settings, temperature: float = 0.0, single_line: bool = False, cap: int = 512,
+    check: RegionCheck | None = None,
+) -> FillOptions:
     return FillOptions(
+        syntax_check=check,
         denoise=DenoiseConfig(steps=settings.steps, temperature=temperature),
         line_length=min(settings.line_length, cap),
         inline_length=min(settings.inline_length, cap),
@@ -52,13 +57,15 @@ def complete(
 
 
 def fill_holes(
-    infiller: Infiller, ticket: Ticket, text: str, settings: Settings, seed: int, on_step: OnStep | None
+    infiller: Infiller, ticket: Ticket, text: str, settings: Settings, seed: int, on_step: OnStep | None,
+    check: RegionCheck | None = None,
 ) -> list[tuple[int, int, str]] | None:
     """Every hole of ``text`` filled jointly, as (start, end, new text) replacements."""
     spans = find_holes(text, settings.hole_marker)
     if not spans:
         return []
-    result = infiller.fill(text, spans, _options(settings, cap=_cap(infiller)), seed, ticket.should_stop, on_step)
+    options = _options(settings, cap=_cap(infiller), check=check)
+    result = infiller.fill(text, spans, options, seed, ticket.should_stop, on_step)
     return _replacements(spans, result)
 
 

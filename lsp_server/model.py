@@ -19,7 +19,8 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTra
 from transformers.utils import logging as hf_logging
 
 from lsp_server import tokens
-from lsp_server.choices import DEVICES, DTYPES
+from lsp_server.accel import CompileMode, buckets_for, compile_encoder
+from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
 from lsp_server.errors import ModelLoadError
 from lsp_server.time_conditioning import (
     TimeEmbedding,
@@ -54,6 +55,8 @@ class LoadedModel:
     sep_id: int | None
     max_length: int
     time: TimeEmbedding | None = None  # set for time-conditioned checkpoints
+    buckets: tuple[int, ...] = ()  # pad sequence widths up to these (static shapes for a GPU); () = off
+    compiled: bool = False  # the encoder's forward is torch.compile'd
 
     @property
     def name(self) -> str:
@@ -154,9 +157,14 @@ def check_checkpoint(path: Path) -> None:
 
 
 def load_model(
-    path: str | Path | None = None, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False
+    path: str | Path | None = None, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+    buckets: bool | None = None, compile_mode: str = "off",
 ) -> LoadedModel:
-    """Load a checkpoint directory (the bundled default when ``path`` is None) for inference."""
+    """Load a checkpoint directory (the bundled default when ``path`` is None) for inference.
+
+    ``buckets`` pads sequence widths to a few sizes (None: on for CUDA only); ``compile_mode`` compiles the
+    encoder (``off``, ``default``, ``reduce-overhead``, ``max-autotune``; GPU-only in practice).
+    """
     path = Path(path) if path is not None else default_model_dir()
     check_checkpoint(path)
     dev = resolve_device(device)
@@ -174,6 +182,13 @@ def load_model(
     lm = _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)
     if is_time_conditioned(path, config):
         lm.time = load_time_embedding(path, hidden_size(model)).to(dev).eval()
+    lm.buckets = buckets_for(lm.max_length, dev, buckets)
+    try:
+        mode = CompileMode(compile_mode)
+    except ValueError as exc:
+        choices = ", ".join(COMPILE_MODES)
+        raise ModelLoadError(f"unknown compile mode {compile_mode!r}; choose one of {choices}") from exc
+    compile_encoder(lm, mode)
     return lm
 
 

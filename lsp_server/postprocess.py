@@ -6,6 +6,10 @@ a completion never repeats the text that already follows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+RegionCheck = Callable[[str, int, int], bool]  # (text, start, end) -> no syntax error there
+
 MIN_OVERLAP = 4
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -40,6 +44,33 @@ def trim_suffix_overlap(completion: str, suffix: str) -> str:
         lines = completion.rstrip("\n").split("\n")
         if len(lines) > 1 and lines[-1].strip() == next_line.strip():
             return "\n".join(lines[:-1]) + "\n"
+    return completion
+
+
+_BOUNDARY = set(" \t()[]{},.:;=+-*/%<>!&|^~@'\"")
+
+
+def cut_points(completion: str, line_hole: bool) -> list[int]:
+    """Where a completion may be cut, longest first: after whole lines (line holes) or at word boundaries."""
+    if line_hole:
+        ends = [i + 1 for i, ch in enumerate(completion) if ch == "\n"]
+        return sorted({len(completion), *ends, 0}, reverse=True)
+    marks = {i for i in range(1, len(completion)) if completion[i] in _BOUNDARY or completion[i - 1] in _BOUNDARY}
+    return sorted({len(completion), *marks, 0}, reverse=True)
+
+
+def truncate_to_valid(completion: str, line_hole: bool, fits: Callable[[str], bool]) -> str:
+    """The longest cut of ``completion`` that ``fits`` (syntax-aware truncation, as in SAFIM).
+
+    ``fits`` says whether the file with this text in the hole parses around the hole. When not even an empty
+    hole fits, the surroundings are broken whatever the hole holds, and the completion is kept whole.
+    """
+    for k in cut_points(completion, line_hole):
+        piece = completion[:k]
+        if line_hole and piece.strip() == "":
+            piece = ""
+        if fits(piece):
+            return piece
     return completion
 
 

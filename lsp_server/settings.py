@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from lsp_server import defaults
 from lsp_server.choices import DEVICES, DTYPES
 from lsp_server.holes import DEFAULT_MARKER
 
@@ -89,7 +90,7 @@ class Settings:
     device: str = field(default="auto", metadata=_check(_choice(DEVICES)))
     dtype: str = field(default="auto", metadata=_check(_choice(DTYPES)))
     threads: int = field(default=1, metadata=_check(_int(0, 256)))  # torch CPU threads; 0: torch's default
-    steps: int = field(default=16, metadata=_check(_int(1, 1024)))  # denoising steps (at most)
+    steps: int = field(default=defaults.STEPS, metadata=_check(_int(1, 1024)))  # denoising steps (at most)
     line_length: int = field(default=32, metadata=_check(_int(1, 512)))  # a line or a hole on its own line
     multiline_length: int = field(default=96, metadata=_check(_int(1, 1024)))  # a block after an opener
     inline_length: int = field(default=16, metadata=_check(_int(1, 512)))  # the rest of a line

@@ -18,6 +18,7 @@ from lsp_server.holes import Span
 PREFIX_SHARE = 2 / 3
 SPAN_SHARE = 0.75  # spans and the text between them may take at most this part of the window
 CHARS_PER_TOKEN_MAX = 16  # generous upper bound, used to avoid tokenizing a whole large file
+CHARS_PER_TOKEN_NARROW = 6  # tried first (code averages ~3.5 characters per token)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Vocab:
 def _encode(tokenizer, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
     if not texts:
         return []
-    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     return list(zip(enc["input_ids"], enc["offset_mapping"]))
 
 
@@ -80,19 +81,49 @@ def _span_tokens(span: Span, region: list[int], length: int, mask_id: int, g: to
     return [mask_id if i in chosen else t for i, t in enumerate(region)]
 
 
+def _before(tokenizer, text: str, end: int, need: int, widest: int) -> tuple[str, list[int], list[tuple[int, int]]]:
+    """A piece of ``text`` ending at ``end`` and its tokens, wide enough for the last ``need`` of them.
+
+    A narrow piece is tried first; it is kept when the tokens a cut can keep start after its first line break,
+    where they are the tokens a wider piece gives (line boundaries are token boundaries). Otherwise the piece
+    is ``widest`` characters, as before.
+    """
+    for chars in (min(need * CHARS_PER_TOKEN_NARROW, widest), widest):
+        lo = max(0, end - chars)
+        piece = text[lo:end]
+        ids, offsets = _encode(tokenizer, [piece])[0]
+        first = len(ids) - need
+        if lo == 0 or chars >= widest or need <= 0:
+            return piece, ids, offsets
+        if first > 0 and 0 <= piece.find("\n") < offsets[first][0]:
+            return piece, ids, offsets
+    raise AssertionError("unreachable")
+
+
+def _after(tokenizer, text: str, start: int, need: int, widest: int) -> tuple[str, list[int], list[tuple[int, int]]]:
+    """A piece of ``text`` starting at ``start`` and its tokens, wide enough for the first ``need`` of them."""
+    for chars in (min(need * CHARS_PER_TOKEN_NARROW, widest), widest):
+        hi = min(len(text), start + chars)
+        piece = text[start:hi]
+        ids, offsets = _encode(tokenizer, [piece])[0]
+        if hi == len(text) or chars >= widest or need <= 0:
+            return piece, ids, offsets
+        if len(ids) > need and offsets[need - 1][1] <= piece.rfind("\n") + 1:
+            return piece, ids, offsets
+    raise AssertionError("unreachable")
+
+
 def build_layout(
     tokenizer, text: str, spans: list[Span], lengths: list[int], vocab: Vocab, max_length: int,
     generator: torch.Generator,
 ) -> Layout:
     """Lay out as many leading ``spans`` as fit; ``lengths`` are their token budgets."""
     capacity = max_length - (vocab.cls_id is not None) - (vocab.sep_id is not None)
-    lo = max(0, spans[0].start - capacity * CHARS_PER_TOKEN_MAX)
-    prefix_text = text[lo : spans[0].start]
     inner_texts = [text[a.end : b.start] for a, b in pairwise(spans)]
     regions = [text[s.start : s.end] if s.strength < 1 else "" for s in spans]
-    encoded = _encode(tokenizer, [prefix_text, *inner_texts, *regions])
-    prefix_enc, inner_enc = encoded[0], encoded[1 : 1 + len(inner_texts)]
-    region_ids = [ids for ids, _ in encoded[1 + len(inner_texts) :]]
+    encoded = _encode(tokenizer, [*inner_texts, *regions])
+    inner_enc = encoded[: len(inner_texts)]
+    region_ids = [ids for ids, _ in encoded[len(inner_texts) :]]
     bodies = [_span_tokens(s, r, n, vocab.mask_id, generator) for s, r, n in zip(spans, region_ids, lengths)]
     if len(bodies[0]) > capacity:
         raise HoleError(f"a span needs {len(bodies[0])} tokens but the model window holds {capacity}")
@@ -102,11 +133,10 @@ def build_layout(
         if used + extra > capacity * SPAN_SHARE:
             break
         used, count = used + extra, count + 1
-    last = spans[count - 1]
-    hi = min(len(text), last.end + capacity * CHARS_PER_TOKEN_MAX)
-    suffix_text = text[last.end : hi]
-    suffix_ids, suffix_offsets = _encode(tokenizer, [suffix_text])[0]
     room = capacity - used
+    widest = capacity * CHARS_PER_TOKEN_MAX
+    prefix_text, *prefix_enc = _before(tokenizer, text, spans[0].start, room, widest)
+    suffix_text, suffix_ids, suffix_offsets = _after(tokenizer, text, spans[count - 1].end, room, widest)
     prefix_budget = max(int(room * PREFIX_SHARE), room - len(suffix_ids))
     prefix = cut_prefix(prefix_text, *prefix_enc, prefix_budget)
     suffix = cut_suffix(suffix_text, suffix_ids, suffix_offsets, room - len(prefix))

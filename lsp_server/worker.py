@@ -57,22 +57,26 @@ class Ticket:
 def _load(model: str | None, device: str, dtype: str, threads: int) -> Infiller:
     """Load and warm up the model (runs on the model thread; imports torch there, not on the event loop).
 
+    The warm-up runs a short fill at every length-bucket shape on a GPU (one small fill on a CPU), so the
+    first request pays no first-call costs.
+
     ``threads`` > 0 caps torch's CPU threads: on a small, shared CPU two intra-op threads that compete with
     other processes are many times slower than one.
     """
     import torch
 
-    from lsp_server.denoise import DenoiseConfig
-    from lsp_server.holes import Span
-    from lsp_server.infill import FillOptions, Infiller
+    from lsp_server.accel import warm_up
+    from lsp_server.infill import Infiller
     from lsp_server.model import load_model
 
     if threads > 0:
         torch.set_num_threads(threads)
     started = time.perf_counter()
     infiller = Infiller(load_model(model, device, dtype))
-    infiller.fill("x = 1\n", [Span(4, 5, length=2)], FillOptions(DenoiseConfig(steps=1)))
-    log.info("model %s loaded on %s in %.1f s", infiller.lm.path, infiller.lm.device, time.perf_counter() - started)
+    loaded = time.perf_counter()
+    shapes = warm_up(infiller)
+    log.info("model %s loaded on %s in %.1f s, warmed up (%d shape(s)) in %.2f s", infiller.lm.path,
+             infiller.lm.device, loaded - started, shapes, time.perf_counter() - loaded)
     return infiller
 
 

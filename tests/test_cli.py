@@ -15,6 +15,7 @@ from lsp_server.cli import main
 from lsp_server.holes import find_holes
 from lsp_server.infill import FillOptions, Infiller
 from lsp_server.model import default_model_dir, load_model
+from lsp_server.syntax import check_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cli" / "holes.py"
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "humaneval-infilling"
@@ -47,7 +48,8 @@ def test_cli_matches_the_engine_for_the_same_seed(capsys: pytest.CaptureFixture[
     lm = load_model(None, device="cpu")
     from lsp_server.denoise import DenoiseConfig
 
-    expected = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=8)), seed=3).text
+    options = FillOptions(DenoiseConfig(steps=8), syntax_check=check_for(path=FIXTURE))
+    expected = Infiller(lm).fill(text, find_holes(text), options, seed=3).text
     assert code == 0 and out == expected
 
 

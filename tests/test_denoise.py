@@ -118,3 +118,24 @@ def test_top_p_keeps_the_nucleus() -> None:
 def test_invalid_config_is_rejected(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         DenoiseConfig(**kwargs)
+
+
+def test_late_token_is_committed_after_everything_else() -> None:
+    late = 7
+
+    def model(ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        _, pos = positions.nonzero(as_tuple=True)
+        logits = torch.zeros(len(pos), V)
+        logits[:, late] = torch.where(pos >= 3, 9.0, 0.0)  # a confident end-of-middle tail
+        logits[:, 20] = 3.0  # less confident content everywhere
+        return logits
+
+    x = torch.full((1, 6), MASK)
+    seen: list[torch.Tensor] = []
+    out = denoise(model, x, MASK, DenoiseConfig(steps=6), torch.Generator(), on_step=lambda s: seen.append(s.x_t),
+                  late_id=late)
+    assert out.ids[0].tolist() == [20, 20, 20, late, late, late]
+    assert seen[2][0, :3].tolist() == [20, 20, 20] and (seen[2][0, 3:] == MASK).all()  # content first
+    plain = []
+    denoise(model, x, MASK, DenoiseConfig(steps=6), torch.Generator(), on_step=lambda s: plain.append(s.x_t))
+    assert (plain[0][0] == late).sum() == 1  # without it the confident tail goes first

@@ -18,7 +18,7 @@ from lsp_server.window import Vocab, build_layout
 
 
 class MockLM(LoadedModel):
-    """Predicts ``word`` for the first ``keep`` masked positions of each run of masks, then end-of-middle."""
+    """Predicts ``word`` for the first ``keep`` positions of each hole, then end-of-middle."""
 
     keep = 2
     word = "x"
@@ -28,11 +28,11 @@ class MockLM(LoadedModel):
     ) -> torch.Tensor:
         self.calls = getattr(self, "calls", 0) + 1
         word = self.tokenizer(self.word, add_special_tokens=False)["input_ids"][0]
-        is_mask = ids == self.mask_id
+        in_hole = (ids == self.mask_id) | (ids == word) | (ids == self.eom_id)  # masks and what they became
         out = []
         for b, t in positions.nonzero().tolist():
             run_start = t
-            while run_start > 0 and is_mask[b, run_start - 1]:
+            while run_start > 0 and in_hole[b, run_start - 1]:
                 run_start -= 1
             logits = torch.zeros(len(self.tokenizer))
             logits[word if t - run_start < self.keep else self.eom_id] = 5.0 + t / 100

@@ -31,3 +31,23 @@ def test_overlap_with_suffix_is_removed() -> None:
     assert trim_suffix_overlap("value = compute()", "compute()\n") == "value = "
     assert trim_suffix_overlap("a\n    return y\n", "    return y\n") == "a\n"
     assert trim_suffix_overlap("x = 1", " # note\n") == "x = 1"
+
+
+def test_cut_points_are_longest_first() -> None:
+    from lsp_server.postprocess import cut_points
+
+    assert cut_points("a = 1\nb = (\n", line_hole=True) == [12, 6, 0]
+    points = cut_points("foo(bar, baz", line_hole=False)
+    assert points[0] == 12 and points[-1] == 0 and 3 in points and 8 in points
+
+
+def test_truncate_to_valid_keeps_the_longest_piece_that_fits() -> None:
+    from lsp_server.postprocess import truncate_to_valid
+
+    def balanced(piece: str) -> bool:
+        return piece.count("(") == piece.count(")")
+
+    assert truncate_to_valid("total(x) + f(y", line_hole=False, fits=balanced) == "total(x) + f"
+    assert truncate_to_valid("a = 1\nb = f(\n", line_hole=True, fits=balanced) == "a = 1\n"
+    assert truncate_to_valid("((x", line_hole=False, fits=lambda p: p == "") == ""
+    assert truncate_to_valid("((", line_hole=False, fits=lambda p: False) == "(("  # broken around the hole

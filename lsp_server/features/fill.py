@@ -19,6 +19,7 @@ from lsp_server.edits import LineIndex, span_edits
 from lsp_server.errors import DiffillError
 from lsp_server.holes import find_holes
 from lsp_server.protocol import FILL, FillParams, FillResult
+from lsp_server.syntax import check_for
 from lsp_server.timing import RequestTimer
 from lsp_server.work_done import WorkDone
 
@@ -76,7 +77,8 @@ async def compute_edits(
     if rng is None:
         holes = len(find_holes(text, settings.hole_marker))
         start = end = 0
-        job = partial(jobs.fill_holes, text=text, settings=settings, seed=0)
+        check = check_for(doc.language_id)  # fills are cut to their longest piece that parses
+        job = partial(jobs.fill_holes, text=text, settings=settings, seed=0, check=check)
     else:
         holes, start, end = 0, index.offset(rng.start), index.offset(rng.end)
         job = partial(jobs.rewrite, text=text, start=start, end=end, strength=strength, settings=settings, seed=0)

@@ -1,0 +1,229 @@
+"""The context cache: encode the whole window on refresh steps, only the spans on the steps between.
+
+A ``LogitsFn`` for ``denoise`` (the loop stays the single loop). On a refresh step the encoder runs on every
+token exactly as ``masked_logits`` does, and each layer's keys and values (rotary applied) are kept. On the
+steps between, only the *active* positions run through the layers: every position that may change in this
+run (the span tokens, committed or not) plus its neighbours. Their queries attend to the cached keys/values
+of the context and to their own fresh ones. With a bidirectional encoder the context's states depend on the
+span, so between refreshes they are stale: an approximation, like Fast-dLLM's dual cache, whose quality cost
+the benchmark measures (``diffill bench``). ``refresh_every=1`` re-encodes every step (exact).
+
+Only ModernBERT is supported (its modules are used as they are; the layer loop below is ours, so a
+transformers upgrade that changes the layer is caught by the parity test); other architectures get the
+plain full pass on every step.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lsp_server import defaults
+from lsp_server.denoise import LogitsFn
+from lsp_server.model import LoadedModel, masked_logits
+from lsp_server.time_conditioning import encoder_inputs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """``refresh_every`` 0: no cache (a full pass every step); N: a full pass every N steps, spans only between.
+
+    ``neighbours``: context tokens on each side of a span recomputed with it on every step.
+    """
+
+    refresh_every: int = defaults.CACHE_REFRESH
+    neighbours: int = defaults.CACHE_NEIGHBOURS
+
+    def __post_init__(self) -> None:
+        if self.refresh_every < 0:
+            raise ValueError("cache refresh must be >= 0 (0: off)")
+        if self.neighbours < 0:
+            raise ValueError("cache neighbours must be >= 0")
+
+    def logits_fn(self, lm: LoadedModel) -> LogitsFn:
+        """The ``LogitsFn`` of one denoising run: a fresh cache, or the model's plain pass."""
+        if self.refresh_every <= 1:
+            return lm.logits_at
+        return ContextCache(lm, self.refresh_every, self.neighbours)
+
+
+def supports_cache(model: nn.Module | None) -> bool:
+    """Whether ``model`` has the ModernBERT layout this module drives."""
+    base = getattr(model, "model", None)
+    layers = getattr(base, "layers", None)
+    return (
+        layers is not None and len(layers) > 0 and hasattr(base, "rotary_emb") and hasattr(base, "final_norm")
+        and all(hasattr(layer, "attn") and hasattr(layer.attn, "Wqkv") for layer in layers)
+        and hasattr(model, "head") and hasattr(model, "decoder")
+    )
+
+
+@contextmanager
+def _capture_qkv(layers: nn.ModuleList):
+    """Collect each layer's fused query/key/value projection (B, T, 3H) during one forward pass."""
+    captured: list[torch.Tensor] = []
+    hooks = [layer.attn.Wqkv.register_forward_hook(lambda _m, _i, out: captured.append(out)) for layer in layers]
+    try:
+        yield captured
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def _rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding in float32, as ModernBERT applies it.  x: (B, heads, N, d); cos, sin: (B, 1, N, d) float."""
+    return (x.float() * cos + _rotate_half(x.float()) * sin).to(x.dtype)
+
+
+def active_positions(
+    fillable: torch.Tensor, attention: torch.Tensor, neighbours: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the indices (B, A) of the fillable positions and of ``neighbours`` tokens on each side of them,
+    ascending, and which of the A slots are real (B, A); a row with fewer repeats its first active position.
+    """
+    active = fillable.clone()  # (B, T)
+    if neighbours > 0:
+        kernel = torch.ones(1, 1, 2 * neighbours + 1, device=fillable.device)
+        spread = F.conv1d(fillable[:, None].float(), kernel, padding=neighbours)[:, 0]  # (B, T)
+        active = (spread > 0) & attention.bool()
+    counts = active.sum(dim=-1, keepdim=True)  # (B, 1)
+    width = max(int(counts.max()), 1)
+    order = torch.argsort((~active).to(torch.int8), dim=-1, stable=True)[:, :width]  # (B, A) active ones first
+    valid = torch.arange(width, device=order.device) < counts  # (B, A)
+    return torch.where(valid, order, order[:, :1]), valid
+
+
+@dataclass
+class _Attend:
+    """What one layer type needs on every cached step: key range, mask and rotary tables of the active slots."""
+
+    lo: int
+    hi: int
+    mask: torch.Tensor | None  # (B, 1, A, hi - lo) bool, None when every key is allowed
+    cos: torch.Tensor  # (B, 1, A, d) float32
+    sin: torch.Tensor
+
+
+class ContextCache:
+    """A stateful ``LogitsFn`` for one denoising run (make a new one per run).
+
+    ``refresh_every`` N: a full pass on steps 1, N+1, 2N+1, ...; ``neighbours``: context tokens on each side of
+    a span that are recomputed on every step along with it.
+    """
+
+    def __init__(self, lm: LoadedModel, refresh_every: int, neighbours: int = 0) -> None:
+        if refresh_every < 1:
+            raise ValueError("refresh_every must be >= 1")
+        if neighbours < 0:
+            raise ValueError("neighbours must be >= 0")
+        self.lm = lm
+        self.refresh_every = refresh_every
+        self.neighbours = neighbours
+        self.enabled = supports_cache(lm.model) and not lm.compiled
+        self.calls = 0
+        self.full_passes = 0
+        self._keys: list[torch.Tensor] = []  # per layer (B, heads, T, d), rotary applied
+        self._values: list[torch.Tensor] = []
+        self._active: torch.Tensor | None = None  # (B, A) positions recomputed between refreshes
+        self._valid: torch.Tensor | None = None  # (B, A) False for a row's repeated padding slots
+        self._attend: dict[str, _Attend] = {}
+
+    @torch.inference_mode()
+    def __call__(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits (M, V) at the True entries of ``positions`` (B, T), in row-major order."""
+        step = self.calls
+        self.calls += 1
+        if not self.enabled:
+            return self.lm.logits_at(ids, attention, positions, t)
+        if step % self.refresh_every == 0:
+            return self._full(ids, attention, positions, t)
+        if self._active is None:  # the first call saw every fillable position still masked
+            self._prepare(self._first_masked, attention)
+        return self._partial(ids, positions, t)
+
+    def _full(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The ordinary pass on every token; keeps each layer's keys and values."""
+        self.full_passes += 1
+        if self.full_passes == 1:
+            self._first_masked = positions.clone()
+        model = self.lm.model
+        base = model.model
+        with _capture_qkv(base.layers) as captured:
+            logits = masked_logits(model, ids, attention, positions, self.lm.time, t)
+        width = ids.shape[1]
+        position_ids = torch.arange(width, device=ids.device)[None].expand(ids.shape[0], width)  # (B, T)
+        self._keys, self._values = [], []
+        for layer, qkv in zip(base.layers, captured):
+            _, k, v = _split(layer, qkv)
+            cos, sin = base.rotary_emb(qkv, position_ids, layer.attention_type)  # (B, T, d)
+            self._keys.append(_rotary(k, cos[:, None].float(), sin[:, None].float()).contiguous())
+            self._values.append(v.contiguous())
+        return logits.float()
+
+    def _prepare(self, fillable: torch.Tensor, attention: torch.Tensor) -> None:
+        """Fix the active slots of this run, and per layer type their key range, mask and rotary tables."""
+        self._active, self._valid = active_positions(fillable, attention, self.neighbours)
+        active = self._active
+        base = self.lm.model.model
+        width = attention.shape[1]
+        window = getattr(self.lm.model.config, "sliding_window", None)
+        padded = not bool(attention.bool().all())
+        for layer in base.layers:
+            kind = layer.attention_type
+            if kind in self._attend:
+                continue
+            lo, hi = 0, width
+            if kind == "sliding_attention" and window is not None:
+                lo, hi = max(0, int(active.min()) - window), min(width, int(active.max()) + window + 1)
+            keys = torch.arange(lo, hi, device=active.device)  # (S,)
+            mask = attention[:, None, None, lo:hi].bool() if padded else None  # (B, 1, 1, S)
+            if kind == "sliding_attention" and window is not None:
+                near = ((active[:, :, None] - keys).abs() <= window)[:, None]  # (B, 1, A, S)
+                mask = near if mask is None else mask & near
+            cos, sin = base.rotary_emb(self._keys[0], active, kind)  # (B, A, d)
+            self._attend[kind] = _Attend(lo, hi, mask, cos[:, None].float(), sin[:, None].float())
+
+    def _partial(self, ids: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
+        """Run only the active positions; they attend to the cached context and to each other."""
+        model = self.lm.model
+        base = model.model
+        active = self._active  # (B, A)
+        hidden = base.embeddings(**encoder_inputs(model, ids.gather(1, active), self.lm.time, t))  # (B, A, H)
+        for layer, keys, values in zip(base.layers, self._keys, self._values):
+            plan = self._attend[layer.attention_type]
+            q, k, v = _split(layer, layer.attn.Wqkv(layer.attn_norm(hidden)))  # (B, heads, A, d)
+            index = active[:, None, :, None].expand_as(k)  # (B, heads, A, d)
+            keys.scatter_(2, index, _rotary(k, plan.cos, plan.sin))  # fresh keys/values of the active slots
+            values.scatter_(2, index, v)
+            out = F.scaled_dot_product_attention(
+                _rotary(q, plan.cos, plan.sin), keys[:, :, plan.lo : plan.hi], values[:, :, plan.lo : plan.hi],
+                attn_mask=plan.mask, scale=layer.attn.head_dim**-0.5,
+            )  # (B, heads, A, d)
+            hidden = hidden + layer.attn.Wo(out.transpose(1, 2).reshape(hidden.shape))
+            hidden = hidden + layer.mlp(layer.mlp_norm(hidden))
+        hidden = base.final_norm(hidden)
+        wanted = positions.gather(1, active) & self._valid  # (B, A): masked now; ascending = row-major order
+        return model.decoder(model.head(hidden[wanted])).float()  # (M, V)
+
+
+def _split(layer: nn.Module, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, N, 3H) -> query, key, value, each (B, heads, N, d)."""
+    d = layer.attn.head_dim
+    q, k, v = qkv.view(*qkv.shape[:2], 3, -1, d).unbind(dim=2)
+    return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
