@@ -30,13 +30,7 @@ def plot_quality_vs_steps(results: Sequence[tuple[int, Mapping[str, float]]], pa
     ax.set_xlabel("denoising steps")
     ax.set_ylabel("rate")
     ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return _save(fig, ax, path)
 
 
 def plot_loss_curve(log_csv: str | Path, path: str | Path) -> Path:
@@ -63,6 +57,11 @@ def plot_loss_curve(log_csv: str | Path, path: str | Path) -> Path:
     ax.plot(steps, smooth, label="smoothed")
     ax.set_xlabel("step")
     ax.set_ylabel("masked-token cross-entropy (nats)")
+    return _save(fig, ax, path)
+
+
+def _save(fig, ax, path: str | Path) -> Path:
+    """Grid, legend, tight layout, and write the figure (creating its folder)."""
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
