@@ -79,7 +79,7 @@ def join_holes(segments: Sequence[str], fills: Sequence[str]) -> str:
 # --- reading files -------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line of a ``.jsonl`` or ``.jsonl.gz`` file."""
     path = Path(path)
     if not path.is_file():
@@ -114,7 +114,7 @@ def load_tasks(path: str | Path, limit: int | None = None) -> list[InfillTask]:
     """Read infilling tasks from a ``.jsonl`` or ``.jsonl.gz`` file, in file order (first ``limit``)."""
     tasks: list[InfillTask] = []
     seen: set[str] = set()
-    for lineno, obj in _read_jsonl(path):
+    for lineno, obj in read_jsonl(path):
         if limit is not None and len(tasks) >= limit:
             break
         _require_str_fields(obj, TASK_FIELDS, f"{path}:{lineno}")
@@ -128,7 +128,7 @@ def load_tasks(path: str | Path, limit: int | None = None) -> list[InfillTask]:
 def load_samples(path: str | Path) -> dict[str, str]:
     """Read ``{"task_id", "completion"}`` lines (as ``diffill fill --tasks`` writes them)."""
     samples: dict[str, str] = {}
-    for lineno, obj in _read_jsonl(path):
+    for lineno, obj in read_jsonl(path):
         _require_str_fields(obj, ("task_id", "completion"), f"{path}:{lineno}")
         if obj["task_id"] in samples:
             raise BenchmarkError(f"{path}:{lineno}: duplicate task_id {obj['task_id']!r}")

@@ -8,13 +8,12 @@ the index: they match unrelated files.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from training.benchmarks import BenchmarkError, read_jsonl
 from training.corpus.dedup import rolling_hashes, token_ids
 from training.corpus.errors import CorpusError
 
@@ -34,17 +33,11 @@ def _task_files(path: str) -> list[str]:
 
 
 def _records(path: str) -> Iterator[dict[str, object]]:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CorpusError(f"{path}:{number}: not JSON ({err})") from err
-            if isinstance(record, dict):
-                yield record
+    try:
+        for _, record in read_jsonl(path):
+            yield record
+    except BenchmarkError as err:
+        raise CorpusError(str(err)) from err
 
 
 def evaluation_texts(paths: Iterable[str]) -> list[str]:
