@@ -22,7 +22,9 @@ def test_variant_specs() -> None:
     assert (fast.denoise.steps, fast.denoise.threshold) == (8, 0.9)
     assert (fast.cache.refresh_every, fast.cache.neighbours, fast.window, fast.single_line) == (4, 2, 128, True)
     assert parse_variant("baseline").apply(FillOptions()).denoise.threshold is None
-    for bad in ("fast", "steps=x", "speed=3", "threshold=2"):
+    with_syntax = parse_variant("default,syntax=1").apply(FillOptions())
+    assert with_syntax.syntax_check is not None and with_syntax.denoise == FillOptions().denoise
+    for bad in ("fast", "steps=x", "speed=3", "threshold=2", "default,steps=3"):
         with pytest.raises(VariantError):
             parse_variant(bad)
     assert [v.name for v in parse_variants(["default"])] == ["plain", "default"]

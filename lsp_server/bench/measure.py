@@ -7,6 +7,7 @@ positions (the hole budgets) denoised per second of the p50 latency.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, replace
@@ -35,8 +36,8 @@ class Timing:
     p95_ms: float | None = None
     mean_ms: float | None = None
     steps: float | None = None  # mean denoising steps run
-    full_passes: float | None = None  # reserved: full encoder passes (cache statistics), when known
     tokens_per_s: float | None = None
+    load: float | None = None  # the 1-minute load average after timing: other work on the machine shows here
     skipped: str | None = None  # why nothing was measured
 
     def to_dict(self) -> dict[str, object]:
@@ -84,6 +85,7 @@ def time_case(
     cell.mean_ms = round(statistics.fmean(times), 2)
     cell.steps = round(steps / len(times), 2)
     cell.tokens_per_s = round(cell.masked / (cell.p50_ms / 1000), 1) if cell.p50_ms else None
+    cell.load = round(os.getloadavg()[0], 2)
     return cell
 
 

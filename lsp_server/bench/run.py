@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
@@ -49,12 +50,14 @@ def _settings(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[str, ...
     return ctx, cases, variants, tasks
 
 
-def base_options(syntax_check: bool | None = None) -> FillOptions:
-    """What ``diffill fill`` uses when given no flags (every variant starts from it), the syntax check aside."""
+def base_options(syntax_check: bool = False) -> FillOptions:
+    """What ``diffill fill`` uses when given no flags (every variant starts from it), with the syntax check of
+    post-processing off unless asked: its cost depends on whether a completion parses, not on decoding, so it
+    would drown the decoding settings' differences (the ``syntax=1`` variants measure it)."""
     from lsp_server.cli import build_parser, fill_options
 
-    flags = [] if syntax_check is None else ["--syntax-check" if syntax_check else "--no-syntax-check"]
-    return fill_options(build_parser().parse_args(["fill", *flags]))
+    flag = "--syntax-check" if syntax_check else "--no-syntax-check"
+    return fill_options(build_parser().parse_args(["fill", flag]))
 
 
 def _latency(
@@ -130,6 +133,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "compile": args.compile, "model": _model_info(lm), "quick": args.quick,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": source_path().name,
         "contexts": ctx, "cases": {c.name: c.description for c in cases},
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],  # other work on the machine
     }
     base = base_options(args.syntax_check)
     record["variants"] = {v.name: v.describe(base) for v in variants}
@@ -143,6 +147,7 @@ def run_bench(args: argparse.Namespace) -> int:
     record["layout"] = time_layout(infiller, large_file(args.large_file_lines), reps=3 if args.quick else 20)
     record["targets"] = report.check_targets(record)
     record["seconds"] = round(time.perf_counter() - started, 1)
+    record["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     _write(record, completions, args)
     return 0
 

@@ -5,8 +5,9 @@
 - ``baseline``: the defaults before the fast paths (16 steps, no threshold, no cache).
 - ``default``: the base options as they are: what ``diffill fill`` uses by default (the server and the
   evaluation share the same engine defaults).
-- ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right``: anything else, starting
-  from ``baseline``; the unmasking order is the base options' unless given.
+- ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right,syntax=1``: anything else,
+  starting from ``baseline`` (or from a preset named first: ``default,syntax=1``); the unmasking order is
+  the base options' unless given.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ PLAIN_STEPS = 1 << 16  # more steps than any window has masks: the loop commits 
 DEFAULT_SWEEP = (
     "plain", "baseline", "steps=8", "steps=32", "threshold=0.5", "threshold=0.9",
     "cache=16", "cache=4,neighbours=8", "steps=32,cache=16,neighbours=8", "order=left-to-right",
-    "default",
+    "default", "default,syntax=1",
 )
 
 
@@ -41,6 +42,7 @@ class Variant:
     neighbours: int = 0
     window: int | None = None
     order: str | None = None  # None: the base options' order
+    syntax: bool | None = None  # the syntax check of post-processing on/off (None: as the base options)
     current: bool = False  # use FillOptions()'s denoising and cache settings as they are
 
     @property
@@ -49,6 +51,10 @@ class Variant:
 
     def apply(self, base: FillOptions) -> FillOptions:
         window = base.window if self.window is None else min(self.window, base.window or self.window)
+        if self.syntax is not None:
+            from lsp_server.syntax import check_for
+
+            base = replace(base, syntax_check=check_for("python") if self.syntax else None)
         if self.current:
             return replace(base, window=window)
         order = UnmaskOrder(self.order) if self.order else base.denoise.order
@@ -66,28 +72,39 @@ class Variant:
             "cache_refresh": options.cache.refresh_every,
             "cache_neighbours": options.cache.neighbours,
             "window": options.window,
+            "syntax_check": options.syntax_check is not None,
         }
 
 
-_KEYS = {"steps": int, "threshold": float, "cache": int, "neighbours": int, "window": int, "order": str}
+_KEYS = {
+    "steps": int, "threshold": float, "cache": int, "neighbours": int, "window": int, "order": str,
+    "syntax": lambda v: bool(int(v)),
+}
+PRESETS = {
+    "plain": {"steps": PLAIN_STEPS},
+    "baseline": {},
+    "default": {"steps": None, "current": True},
+}
 
 
 def parse_variant(spec: str) -> Variant:
-    """A preset name or a comma-separated ``key=value`` list (keys: steps, threshold, cache, neighbours, window)."""
+    """A preset (plain, baseline, default) and/or ``key=value`` items, comma-separated: ``default,syntax=1``.
+
+    Keys: steps, threshold, cache, neighbours, window, order, syntax (0/1); a spec without a preset starts
+    from ``baseline``.
+    """
     spec = spec.strip()
-    if spec == "plain":
-        return Variant("plain", steps=PLAIN_STEPS)
-    if spec == "baseline":
-        return Variant("baseline")
-    if spec == "default":
-        return Variant("default", steps=None, current=True)
-    values: dict[str, object] = {}
-    for item in spec.split(","):
+    items = [item.strip() for item in spec.split(",")]
+    values: dict[str, object] = dict(PRESETS.get(items[0], {}))
+    if items[0] in PRESETS:
+        items = items[1:]
+    for item in items:
         key, sep, value = item.partition("=")
-        if not sep or key.strip() not in _KEYS:
-            raise VariantError(f"bad variant {spec!r}: use plain, baseline, default or {', '.join(_KEYS)}=VALUE")
+        if not sep or key not in _KEYS or (values.get("current") and key not in ("window", "syntax")):
+            raise VariantError(f"bad variant {spec!r}: use plain, baseline, default and {', '.join(_KEYS)}=VALUE "
+                               "(only window and syntax with default)")
         try:
-            values[key.strip()] = _KEYS[key.strip()](value)
+            values[key] = _KEYS[key](value)
         except ValueError as exc:
             raise VariantError(f"bad value in variant {spec!r}: {item!r}") from exc
     variant = Variant(spec, **values)  # type: ignore[arg-type]
