@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.data import DataConfig, Encoded, SpecialIds, make_sequence, noise_sequence, token_counts
+from training.data import DataConfig, Encoded, SpecialIds, make_sequence, middle_budget, noise_sequence, token_counts
 from training.schedules import SCHEDULES, CosineSchedule, LinearSchedule, SpindleSchedule, get_schedule
 
 
@@ -62,3 +62,14 @@ def test_noising_masks_only_noisable_positions_and_labels_them() -> None:
         masked = x_t == 1
         assert masked.any() and not masked[~middle].any()
         assert (labels[masked] == x0[masked]).all() and (labels[~masked] == -100).all()
+
+
+def test_middle_budgets_do_not_give_away_the_length() -> None:
+    """A short middle is padded to every layout budget and exactly to itself, so a budget says little."""
+    rng = np.random.default_rng(0)
+    short = [middle_budget(5, 128, rng) for _ in range(2000)]
+    assert min(short) == 5 and max(short) <= 128
+    assert {8, 16, 32, 64, 128} <= set(short)
+    long = [middle_budget(40, 128, rng) for _ in range(2000)]
+    assert min(long) == 40 and not {8, 16, 32} & set(long)
+    assert middle_budget(128, 128, rng) == 128

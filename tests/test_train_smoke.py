@@ -60,11 +60,12 @@ def test_checkpoint_reloads_and_fills(trained: Path) -> None:
 
 
 def test_resume_continues_where_it_stopped(tiny_corpus: Path, tiny_tokenizer_dir: Path, tmp_path: Path) -> None:
+    """A killed run resumed (with batches built by 2 worker processes) ends with the uninterrupted run's weights."""
     full = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_dir, tmp_path / "a", steps=20, checkpoint_every=10))
     full.run()
     Trainer(tiny_config(tiny_corpus, tiny_tokenizer_dir, tmp_path / "b", steps=10, checkpoint_every=10)).run()
     resumed = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_dir, tmp_path / "b", steps=20, checkpoint_every=10,
-                                  resume=True))
+                                  resume=True, data_workers=2))
     assert resumed.state.step == 10
     resumed.run()
     import torch

@@ -76,6 +76,8 @@ def add_train_parser(sub) -> None:
     g.add_argument("--checkpoint-every", type=int, default=200)
     g.add_argument("--log-every", type=int, default=10)
     g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples")
+    g.add_argument("--data-workers", type=int, default=None,
+                   help="processes that build batches ahead (default: 8 on a GPU, 0 on a CPU)")
     p.set_defaults(func=run_train)
 
 
@@ -95,6 +97,7 @@ def train_config(args: argparse.Namespace):
         max_minutes=args.max_minutes, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
         grad_clip=args.grad_clip, bf16=args.bf16, seed=args.seed, checkpoint_every=args.checkpoint_every,
         log_every=args.log_every, max_examples=args.max_examples,
+        data_workers=args.data_workers,
     )
 
 

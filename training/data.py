@@ -97,8 +97,7 @@ def make_sequence(
     for piece, is_middle in zip(ex.pieces, ex.is_middle):
         if is_middle:
             piece = piece[: cfg.max_middle]
-            room = cfg.max_middle - len(piece)
-            extra = 0 if rng.random() < 0.1 else int(rng.integers(0, min(room, max(4, 2 * len(piece))) + 1))
+            extra = middle_budget(len(piece), cfg.max_middle, rng) - len(piece)
             piece = np.concatenate([piece, np.full(extra, special.eom, dtype=np.int32)])
         ids.append(piece)
         flags.append(np.full(len(piece), is_middle, dtype=bool))
@@ -108,6 +107,27 @@ def make_sequence(
     if len(x0) > cfg.max_length:
         x0, middle = _crop(x0, middle, cfg.max_length, rng)
     return x0, middle
+
+
+LAYOUT_BUDGETS = (8, 16, 32, 64, 128)  # token budgets the engine gives holes (inline 16, line 32, ...)
+
+
+def middle_budget(n: int, max_middle: int, rng: np.random.Generator) -> int:
+    """The masked run a middle of ``n`` tokens is trained in: ``n`` plus end-of-middle padding.
+
+    At inference a hole of unknown length gets a fixed budget, so the run's length must say little about
+    the middle's: 10% exact (rewrites, known lengths), 50% one of the engine's budgets that fits, 40%
+    uniform between ``n`` and ``max_middle``. (Padding that grew with ``n`` taught the model to read the
+    length off the budget: a 32-token hole then "held" at least 11 tokens.)
+    """
+    r = rng.random()
+    if r < 0.1 or n >= max_middle:
+        return n
+    if r < 0.6:
+        fits = [b for b in LAYOUT_BUDGETS if n <= b <= max_middle]
+        if fits:
+            return fits[int(rng.integers(len(fits)))]
+    return int(rng.integers(n, max_middle + 1))
 
 
 def _crop(x0: np.ndarray, middle: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -188,3 +208,31 @@ class DiffusionBatches:
             x0, middle = make_sequence(self.examples[idx], self.special, self.cfg, rng)
             samples.append(noise_sequence(x0, middle, self.special, self.schedule, self.cfg, rng))
         return collate(samples, self.special.pad)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Steps ``start..stop`` of a ``DiffusionBatches`` as a dataset, so DataLoader workers build them ahead.
+
+    Batch ``i`` is ``batches.batch(start + i)``: the same tensors whether built in-process or in a worker.
+    """
+
+    def __init__(self, batches: DiffusionBatches, start: int, stop: int) -> None:
+        self.batches, self.start, self.stop = batches, start, max(start, stop)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.batches.batch(self.start + i)
+
+
+def prefetching(batches: DiffusionBatches, start: int, stop: int, workers: int, pin: bool = False):
+    """An iterator over the batches of steps ``start..stop``, built by ``workers`` processes (0: in-process)."""
+    if workers <= 0:
+        return (batches.batch(step) for step in range(start, stop))
+    loader = torch.utils.data.DataLoader(
+        StepBatches(batches, start, stop), batch_size=None, shuffle=False, num_workers=workers,
+        prefetch_factor=4, pin_memory=pin,
+    )
+    return iter(loader)
+
