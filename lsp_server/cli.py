@@ -59,8 +59,13 @@ def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--remask", type=float, default=0.0, help="re-mask this share of low-confidence tokens")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--length", type=int, default=None, help="token budget of every hole (default: by layout)")
-    g.add_argument("--line-length", type=int, default=32, help="token budget of a hole on its own line")
-    g.add_argument("--inline-length", type=int, default=16, help="token budget of a hole inside a line")
+    g.add_argument("--end-probability", type=float, default=defaults.END_PROBABILITY or 0.0,
+                   help="a hole of unknown length ends where the first step's end-of-middle probability first "
+                   "reaches this (0: off, end-of-middle tokens are committed last; default %(default)s)")
+    g.add_argument("--line-length", type=int, default=defaults.LINE_LENGTH,
+                   help="token budget of a hole on its own line (default %(default)s)")
+    g.add_argument("--inline-length", type=int, default=defaults.INLINE_LENGTH,
+                   help="token budget of a hole inside a line (default %(default)s)")
     g.add_argument("--single-line", action=argparse.BooleanOptionalAction, default=None,
                    help="keep only the first line of each completion (eval: on for the single-line benchmark)")
     g.add_argument("--syntax-check", action=argparse.BooleanOptionalAction, default=True,
@@ -86,6 +91,7 @@ def fill_options(args: argparse.Namespace, single_line_default: bool = False) ->
             single_line=single_line_default if args.single_line is None else args.single_line,
             cache=CacheConfig(args.cache_refresh, args.cache_neighbours), window=args.window,
             syntax_check=check_for("python") if args.syntax_check else None,
+            end_probability=args.end_probability or None,
         )
     except ValueError as exc:
         raise DiffillError(str(exc)) from exc

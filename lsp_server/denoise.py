@@ -20,6 +20,9 @@ from lsp_server.choices import UnmaskOrder
 # rows in row-major order of ``positions.nonzero()``. t is each row's share of fillable positions still
 # masked (the diffusion time); time-agnostic models ignore it.
 LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# (probability of ``late_id`` at every position (B, T), 0 where not masked) -> positions (B, T) bool to
+# commit as ``late_id`` before the first step commits anything: the caller's length estimate.
+EndsFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ def denoise(
     on_step: Callable[[StepInfo], None] | None = None,
     late_id: int | None = None,
     finished: Callable[[torch.Tensor], bool] | None = None,
+    ends: EndsFn | None = None,
 ) -> DenoiseResult:
     """Fill every position of ``x`` (B, T) that holds ``mask_id``; other positions never change.
 
@@ -163,6 +167,10 @@ def denoise(
     ``late_id`` (the end-of-middle token) is committed only where nothing else is left to commit: committing
     the confident end-of-middle tail first makes its neighbours end-of-middle too, and a hole collapses to
     nothing (the "end-of-sequence trap" of masked diffusion decoders).
+
+    ``ends`` sets lengths instead: given the first step's probability of ``late_id`` at every masked
+    position (all masked: a length distribution), it names the positions to commit as ``late_id`` at once;
+    the steps then fill only the rest. Those positions are never re-masked.
     """
     x_t = x.clone()  # (B, T)
     if attention_mask is None:
@@ -180,6 +188,11 @@ def denoise(
             return DenoiseResult(x_t, confidence, step - 1, stopped=False)
         t = masked.sum(dim=-1).float() / total  # (B,)
         logits = logits_fn(x_t, attention_mask, masked, t)  # (M, V)
+        if step == 1 and ends is not None and late_id is not None:
+            x_t, confidence, masked, logits = _commit_ends(x_t, confidence, masked, logits, ends, late_id)
+            committed_at = torch.where(x_t == late_id, torch.zeros_like(committed_at), committed_at)
+            if not masked.any():
+                return DenoiseResult(x_t, confidence, step, stopped=False)
         tokens, conf, score = sample_tokens(logits, config, generator, mask_id)  # (M,)
         if config.order is UnmaskOrder.LEFT_TO_RIGHT:
             score = score - masked.nonzero()[:, 1].float()  # leftmost first
@@ -214,6 +227,22 @@ def denoise(
         if finished is not None and finished(x_t):
             break
     return DenoiseResult(x_t, confidence, step, stopped=False)
+
+
+def _commit_ends(
+    x_t: torch.Tensor, confidence: torch.Tensor, masked: torch.Tensor, logits: torch.Tensor, ends: EndsFn,
+    late_id: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Commit ``late_id`` where ``ends`` says; drop those positions' rows from ``logits``."""
+    p_late = torch.zeros(x_t.shape, device=x_t.device)  # (B, T)
+    p_late[masked] = torch.softmax(logits.float(), dim=-1)[:, late_id]
+    chosen = ends(p_late) & masked  # (B, T)
+    if not chosen.any():
+        return x_t, confidence, masked, logits
+    x_t = torch.where(chosen, torch.full_like(x_t, late_id), x_t)
+    confidence = torch.where(chosen, p_late, confidence)
+    keep = ~chosen[masked]  # (M,)
+    return x_t, confidence, masked & ~chosen, logits[keep]
 
 
 def _remask(

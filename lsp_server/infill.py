@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from lsp_server import defaults
 from lsp_server.accel import bucket_width
 from lsp_server.context_cache import CacheConfig
-from lsp_server.denoise import DenoiseConfig, StepInfo, denoise
+from lsp_server.denoise import DenoiseConfig, EndsFn, StepInfo, denoise
 from lsp_server.errors import HoleError
 from lsp_server.holes import Span, check_spans, is_line_hole
 from lsp_server.model import LoadedModel
@@ -27,14 +28,18 @@ class FillOptions:
     """How long holes may grow and how their text is finished."""
 
     denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
-    line_length: int = 32  # token budget of a hole that stands on its own line(s)
-    inline_length: int = 16  # token budget of a hole inside a line
+    line_length: int = defaults.LINE_LENGTH  # token budget of a hole that stands on its own line(s)
+    inline_length: int = defaults.INLINE_LENGTH  # token budget of a hole inside a line
     single_line: bool = False  # keep only the first line of each completion
     syntax_check: RegionCheck | None = None  # cut completions to their longest piece that parses
     retries: int = 4  # with syntax_check: samples drawn (one batch) when the greedy fill leaves the file broken
     rewrite_slack: float = 1.5  # a full-strength rewrite may grow to this times its tokens, plus 8
     cache: CacheConfig = field(default_factory=CacheConfig)  # context cache (fast path)
     window: int | None = None  # at most this many tokens per sequence (None: the model's window)
+    # A hole of unknown length ends where the first step's end-of-middle probability first reaches this
+    # (at least one token); the positions after it are committed as end-of-middle at once. None: no
+    # estimate, end-of-middle tokens are committed last instead.
+    end_probability: float | None = defaults.END_PROBABILITY
 
     def __post_init__(self) -> None:
         if self.line_length < 1 or self.inline_length < 1:
@@ -43,6 +48,8 @@ class FillOptions:
             raise ValueError("window must be >= 8 tokens")
         if self.rewrite_slack < 1:
             raise ValueError("rewrite_slack must be >= 1")
+        if self.end_probability is not None and not 0 < self.end_probability <= 1:
+            raise ValueError("end_probability must be in (0, 1]")
 
 
 RETRY_TEMPERATURE = 0.8
@@ -189,7 +196,7 @@ class Infiller:
         result = denoise(
             options.cache.logits_fn(self.lm), x.to(self.lm.device), self.lm.mask_id, options.denoise, gen,
             attention.to(self.lm.device), should_stop, on_step, late_id=self.lm.eom_id,
-            finished=self._first_lines_done(states, layouts, options),
+            finished=self._first_lines_done(states, layouts, options), ends=self._ends(layouts, options),
         )
         if result.stopped:
             return True
@@ -197,6 +204,31 @@ class Infiller:
         for b, (s, lay) in enumerate(zip(states, layouts)):
             self._write_back(s, lay.slices, ids[b], conf[b], options)
         return False
+
+    def _ends(self, layouts: list[Layout], options: FillOptions) -> EndsFn | None:
+        """The length estimate for fully masked spans: each middle ends at the first position, after its
+        first, whose end-of-middle probability reaches ``end_probability``.
+        """
+        level, mask_id = options.end_probability, self.lm.mask_id
+        spans = [
+            (b, lo, hi)
+            for b, lay in enumerate(layouts)
+            for lo, hi in lay.slices
+            if hi - lo > 1 and all(t == mask_id for t in lay.ids[lo:hi])
+        ]
+        if level is None or not spans:
+            return None
+
+        def ends(p_late: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(p_late.shape, dtype=torch.bool)  # (B, T)
+            p = p_late.cpu()
+            for b, lo, hi in spans:
+                above = (p[b, lo + 1 : hi] >= level).nonzero()
+                if len(above):
+                    out[b, lo + 1 + int(above[0]) : hi] = True
+            return out.to(p_late.device)
+
+        return ends
 
     def _first_lines_done(
         self, states: list[_State], layouts: list[Layout], options: FillOptions

@@ -91,9 +91,9 @@ class Settings:
     dtype: str = field(default="auto", metadata=_check(_choice(DTYPES)))
     threads: int = field(default=1, metadata=_check(_int(0, 256)))  # torch CPU threads; 0: torch's default
     steps: int = field(default=defaults.STEPS, metadata=_check(_int(1, 1024)))  # denoising steps (at most)
-    line_length: int = field(default=32, metadata=_check(_int(1, 512)))  # a line or a hole on its own line
+    line_length: int = field(default=defaults.LINE_LENGTH, metadata=_check(_int(1, 512)))  # a line, a hole on its own
     multiline_length: int = field(default=96, metadata=_check(_int(1, 1024)))  # a block after an opener
-    inline_length: int = field(default=16, metadata=_check(_int(1, 512)))  # the rest of a line
+    inline_length: int = field(default=defaults.INLINE_LENGTH, metadata=_check(_int(1, 512)))  # the rest of a line
     hole_marker: str = field(default=DEFAULT_MARKER, metadata=_check(_marker))
     temperature: float = field(default=0.8, metadata=_check(_float(0.0, 5.0)))  # invoked candidates
     candidates: int = field(default=3, metadata=_check(_int(1, 16)))  # invoked: how many to sample

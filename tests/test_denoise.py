@@ -139,3 +139,23 @@ def test_late_token_is_committed_after_everything_else() -> None:
     plain = []
     denoise(model, x, MASK, DenoiseConfig(steps=6), torch.Generator(), on_step=lambda s: plain.append(s.x_t))
     assert (plain[0][0] == late).sum() == 1  # without it the confident tail goes first
+
+
+def test_ends_commit_the_estimated_tail_first_and_keep_it() -> None:
+    late = 7
+
+    def model(ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        _, pos = positions.nonzero(as_tuple=True)
+        logits = torch.zeros(len(pos), V)
+        logits[:, 20] = 6.0  # content is the argmax everywhere
+        logits[:, late] = torch.where(pos >= 3, 5.5, 0.0)  # but the end is likely from position 3 on
+        return logits
+
+    x = torch.full((1, 6), MASK)
+    seen: list[torch.Tensor] = []
+    out = denoise(model, x, MASK, DenoiseConfig(steps=3, remask=0.5), torch.Generator(),
+                  on_step=lambda s: seen.append(s.x_t), late_id=late, ends=lambda p: p > 0.3)
+    assert (seen[0][0, 3:] == late).all()  # committed before anything else, in the first step
+    assert out.ids[0].tolist() == [20, 20, 20, late, late, late]  # and never re-masked
+    plain = denoise(model, x, MASK, DenoiseConfig(steps=3), torch.Generator(), late_id=late)
+    assert plain.ids[0].tolist() == [20] * 6  # without an estimate the content fills the budget

@@ -135,3 +135,35 @@ def test_filled_program_parses(tiny_tokenizer) -> None:
     lm.keep = 1
     out = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=2)))
     ast.parse(out.text)
+
+
+class LikelyEndLM(MockLM):
+    """Content is the argmax at every position, but from the ``keep``-th on the end is likely too."""
+
+    def logits_at(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        word = self.tokenizer(self.word, add_special_tokens=False)["input_ids"][0]
+        out = []
+        for b, t in positions.nonzero().tolist():
+            start = t
+            while start > 0 and ids[b, start - 1] in (self.mask_id, word, self.eom_id):
+                start -= 1
+            logits = torch.zeros(len(self.tokenizer))
+            logits[word] = 8.0
+            logits[self.eom_id] = 7.5 if t - start >= self.keep else 0.0
+            out.append(logits)
+        return torch.stack(out)
+
+
+def test_unknown_length_comes_from_the_end_probability(tiny_tokenizer) -> None:
+    lm = LikelyEndLM(**vars(mock_lm(tiny_tokenizer)))
+    text = "v = ???\n"
+    estimated = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=4), inline_length=6,
+                                                                        end_probability=0.3))
+    assert estimated.completions == ["xx"]
+    budget = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=4), inline_length=6,
+                                                                     end_probability=None))
+    assert budget.completions == ["x" * 6]
+    known = Infiller(lm).fill(text, [Span(4, 7, length=5)], FillOptions(DenoiseConfig(steps=4), end_probability=None))
+    assert known.completions == ["x" * 5]

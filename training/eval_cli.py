@@ -101,7 +101,8 @@ def _run_single(infiller: Infiller, tasks: list[InfillTask], options: FillOption
     def fill(batch: list[InfillTask]) -> list[str]:
         lengths = [_oracle(infiller, t.canonical_solution) for t in batch] if setting == "oracle" else None
         pairs = [(t.prompt, t.suffix) for t in batch]
-        return fill_pairs(infiller, pairs, options, args.seed, len(batch), progress=False, lengths=lengths)
+        opts = replace(options, end_probability=None) if lengths else options  # the length is known
+        return fill_pairs(infiller, pairs, opts, args.seed, len(batch), progress=False, lengths=lengths)
 
     return evaluate_tasks(tasks, fill, batch_size=args.batch_size, timeout_s=args.timeout, workers=args.workers,
                           progress=True)
