@@ -6,7 +6,8 @@ steps between, only the *active* positions run through the layers: every positio
 run (the span tokens, committed or not) plus its neighbours. Their queries attend to the cached keys/values
 of the context and to their own fresh ones. With a bidirectional encoder the context's states depend on the
 span, so between refreshes they are stale: an approximation, like Fast-dLLM's dual cache, whose quality cost
-the benchmark measures (``diffill bench``). ``refresh_every=1`` re-encodes every step (exact).
+the benchmark measures (``diffill bench``). ``refresh_every=1`` re-encodes every step (exact); when the
+active positions are more than half the window, every step is a full pass too (nothing to save).
 
 Only ModernBERT is supported (its modules are used as they are; the layer loop below is ours, so a
 transformers upgrade that changes the layer is caught by the parity test); other architectures get the
@@ -29,6 +30,8 @@ from lsp_server.model import LoadedModel, masked_logits
 from lsp_server.time_conditioning import encoder_inputs
 
 log = logging.getLogger(__name__)
+
+MAX_ACTIVE_SHARE = 0.5  # beyond this share of the window in the spans (and neighbours), use full passes
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,9 @@ class ContextCache:
             return self._full(ids, attention, positions, t)
         if self._active is None:  # the first call saw every fillable position still masked
             self._prepare(self._first_masked, attention)
+            if self._active.shape[1] > MAX_ACTIVE_SHARE * ids.shape[1]:
+                self.enabled = False  # the spans are most of the window: a partial pass would save nothing
+                return self.lm.logits_at(ids, attention, positions, t)
         return self._partial(ids, positions, t)
 
     def _full(

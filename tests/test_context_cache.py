@@ -133,3 +133,15 @@ def test_cache_settings_are_checked() -> None:
         CacheConfig(refresh_every=-1)
     with pytest.raises(ValueError):
         CacheConfig(refresh_every=2, neighbours=-1)
+
+
+def test_spans_filling_most_of_the_window_get_full_passes(lm: LoadedModel) -> None:
+    ids, attention, _ = _batch(lm)
+    masked = torch.zeros_like(ids, dtype=torch.bool)
+    masked[:, 10:90] = True  # two thirds of the window
+    ids = ids.masked_fill(masked, lm.mask_id)
+    cache = ContextCache(lm, refresh_every=100)
+    cache(ids, attention, masked)
+    again = cache(ids, attention, masked)
+    assert not cache.enabled and cache.full_passes == 1
+    assert torch.allclose(again, lm.logits_at(ids, attention, masked))

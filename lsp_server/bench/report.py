@@ -132,6 +132,7 @@ def write_json(record: dict[str, Any], path: Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(json.dumps(record, indent=1) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -152,14 +153,18 @@ def plot_latency_vs_context(record: dict[str, Any], path: Path) -> Path:
     """p50 latency against the sequence length, one panel per case, one line per variant."""
     cases = list(record["cases"])
     fig = _figure(11, 3.2 * ((len(cases) + 1) // 2))
+    from matplotlib import colormaps
+
+    colours = colormaps["tab20"]
     for i, case in enumerate(cases):
         ax = fig.add_subplot((len(cases) + 1) // 2, 2, i + 1)
-        for variant in record["variants"]:
+        for k, variant in enumerate(record["variants"]):
             rows = [r for r in record["latency"] if r["case"] == case and r["variant"] == variant and "p50_ms" in r]
             rows.sort(key=lambda r: r["width"])
             if rows:
-                style = {"linewidth": 2.5} if variant in ("plain", FAST) else {"linewidth": 1, "alpha": 0.7}
-                ax.plot([r["width"] for r in rows], [r["p50_ms"] for r in rows], marker="o", label=variant, **style)
+                style = {"linewidth": 2.5} if variant in ("plain", FAST) else {"linewidth": 1, "alpha": 0.8}
+                ax.plot([r["width"] for r in rows], [r["p50_ms"] for r in rows], marker="o", label=variant,
+                        color=colours(k % 20), **style)
         ax.set_title(case)
         ax.set_xlabel("tokens in the sequence")
         ax.set_ylabel("p50 latency (ms)")
@@ -172,27 +177,34 @@ def plot_latency_vs_context(record: dict[str, Any], path: Path) -> Path:
     return path
 
 
+QUALITY_SERIES = (("pass_at_1", "pass@1", "o"), ("exact_match", "exact match", "x"),
+                  ("parse_rate", "parses", "s"), ("same_as_plain", "same as plain", "^"))
+
+
 def plot_quality_vs_latency(record: dict[str, Any], path: Path, case: str = "ghost") -> Path | None:
-    """pass@1 and exact match of each variant against its ghost-text p50 at the context nearest 512."""
+    """Each variant's quality (pass@1, exact match, parse rate, share identical to plain decoding) against its
+    ghost-text p50 at the context nearest 512 tokens."""
     context = target_context(record["contexts"])
     points = []
     for name, q in record.get("quality", {}).items():
         cell = _cell(record["latency"], case, context, name)
         if cell is not None:
-            points.append((name, cell["p50_ms"], q["pass_at_1"], q["exact_match"]))
+            points.append((name, cell["p50_ms"], q))
     if not points:
         return None
-    fig = _figure(7, 4.5)
+    fig = _figure(8, 5)
     ax = fig.add_subplot()
-    ax.scatter([p[1] for p in points], [p[2] for p in points], label="pass@1")
-    ax.scatter([p[1] for p in points], [p[3] for p in points], marker="x", label="exact match")
-    for name, ms, passed, _ in points:
-        ax.annotate(name, (ms, passed), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    for key, label, marker in QUALITY_SERIES:
+        ax.scatter([p[1] for p in points], [p[2].get(key, 0.0) for p in points], marker=marker, label=label)
+    for name, ms, q in points:
+        ax.annotate(name, (ms, q.get("same_as_plain", 0.0)), fontsize=6, xytext=(3, 3), textcoords="offset points",
+                    rotation=20)
     ax.set_xscale("log")
     ax.set_xlabel(f"{case} p50 latency at context {context} (ms)")
-    ax.set_ylabel(f"HumanEval single-line, {points and record['quality'][points[0][0]]['tasks']} tasks")
+    ax.set_ylabel(f"HumanEval single-line, {points[0][2]['tasks']} tasks")
+    ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     return path
