@@ -173,6 +173,7 @@ def main() -> int:
         print(f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6}")
     print(f"server log: {report['server_log']}")
     if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0
 
