@@ -30,6 +30,7 @@ def _options(
         line_length=min(settings.line_length, cap),
         inline_length=min(settings.inline_length, cap),
         single_line=single_line,
+        end_probability=settings.end_probability or None,
     )
 
 

@@ -94,6 +94,8 @@ class Settings:
     line_length: int = field(default=defaults.LINE_LENGTH, metadata=_check(_int(1, 512)))  # a line, a hole on its own
     multiline_length: int = field(default=96, metadata=_check(_int(1, 1024)))  # a block after an opener
     inline_length: int = field(default=defaults.INLINE_LENGTH, metadata=_check(_int(1, 512)))  # the rest of a line
+    # a hole ends where P(end-of-middle) first reaches this on the first step; 0: no estimate, full budgets
+    end_probability: float = field(default=defaults.END_PROBABILITY or 0.0, metadata=_check(_float(0.0, 1.0)))
     hole_marker: str = field(default=DEFAULT_MARKER, metadata=_check(_marker))
     temperature: float = field(default=0.8, metadata=_check(_float(0.0, 5.0)))  # invoked candidates
     candidates: int = field(default=3, metadata=_check(_int(1, 16)))  # invoked: how many to sample

@@ -21,6 +21,16 @@ def test_settings_parse_camel_case_and_keep_valid_values() -> None:
     assert (settings.steps, settings.hole_marker, settings.languages) == (8, "<?>", ("python", "cython"))
 
 
+def test_end_probability_setting_reaches_the_fill_options() -> None:
+    from lsp_server.jobs import _options
+
+    assert _options(Settings()).end_probability == Settings().end_probability > 0
+    settings, problems = parse_settings({"endProbability": 0})
+    assert problems == [] and _options(settings).end_probability is None  # 0: whole budgets
+    _, problems = parse_settings({"endProbability": 1.5})
+    assert len(problems) == 1 and "endProbability" in problems[0]
+
+
 def test_invalid_settings_are_reported_and_fall_back() -> None:
     base = Settings(model="/m")
     settings, problems = parse_settings({"steps": "many", "temperature": -1, "candidates": 2, "bogus": 1}, base)

@@ -339,7 +339,8 @@ function M.list(T)
     local client = T.ready_client(bufnr)
     local original = T.text(bufnr)
     -- long holes and many steps, so the fill runs long enough to be stopped
-    diffill.setup(vim.tbl_extend("force", T.setup_opts, { steps = 1024, line_length = 200, inline_length = 200 }))
+    diffill.setup(vim.tbl_extend("force", T.setup_opts, { steps = 1024, line_length = 200, inline_length = 200,
+      end_probability = 0 }))
     T.wait("the server to take the new settings", function()
       local reply = client:request_sync("diffill/status", vim.empty_dict(), 2000)
       return reply and reply.result and reply.result.settings.steps == 1024

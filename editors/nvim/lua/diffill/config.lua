@@ -46,6 +46,7 @@ M.server_options = {
   line_length = { "lineLength", int(1, 512) }, -- token budget of a line (or a hole on its own line)
   multiline_length = { "multilineLength", int(1, 1024) }, -- token budget of a block after an opener
   inline_length = { "inlineLength", int(1, 512) }, -- token budget of the rest of a line
+  end_probability = { "endProbability", num(0, 1) }, -- a hole ends where P(end) first reaches this; 0: off
   hole_marker = { "holeMarker", nonempty_line }, -- "???" by default
   temperature = { "temperature", num(0, 5) }, -- sampling temperature of invoked candidates
   candidates = { "candidates", int(1, 16) }, -- how many candidates an invoked request samples

@@ -17,6 +17,7 @@ export const SERVER_KEYS: Readonly<Record<string, string>> = {
   lineLength: 'lineLength',
   multilineLength: 'multilineLength',
   inlineLength: 'inlineLength',
+  endProbability: 'endProbability',
   holeMarker: 'holeMarker',
   temperature: 'temperature',
   candidates: 'candidates',
