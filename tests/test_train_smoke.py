@@ -118,9 +118,10 @@ def test_eval_command_writes_reports_plots_and_card(trained: Path, tiny_corpus: 
     model = tmp_path / "model"
     shutil.copytree(trained / "checkpoint", model)
     out = tmp_path / "eval"
-    code = main(["eval", "--model", str(model), "--limit", "4", "--out", str(out), "--oracle-length",
-                 "--steps-sweep", "2,4", "--multi-hole", "--elbo-corpus", str(corpus), "--elbo-examples", "4",
-                 "--device", "cpu", "--card"])
+    tasks = Path(__file__).parent / "fixtures" / "eval" / "single-line.jsonl"  # our own small tasks
+    code = main(["eval", "--model", str(model), "--tasks", str(tasks), "--limit", "4", "--out", str(out),
+                 "--oracle-length", "--steps-sweep", "2,4", "--multi-hole", "--elbo-corpus", str(corpus),
+                 "--elbo-examples", "4", "--device", "cpu", "--card"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     for key in ("single-line/unknown-length/steps2", "single-line/oracle-length/steps4", "multi-hole/joint",
