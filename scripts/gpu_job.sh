@@ -108,14 +108,17 @@ case "$stage" in
       --out "$run/eval/single-line" --card --batch-size 128 --workers "$workers" || echo "single-line eval: rc $?"
     timeout 150 $py -m training.cli eval --model "$m" --tasks multi-line random-span --oracle-length \
       --limit "$limit" --out "$run/eval/spans" --card --batch-size 128 --workers "$workers" || echo "spans: rc $?"
-    timeout 90 $py -m training.cli eval --model "$m" --tasks single-line --multi-hole --limit 400 \
+    timeout 140 $py -m training.cli eval --model "$m" --tasks single-line --multi-hole --limit 400 \
       --steps-sweep 4,8,16,32 --elbo-corpus "$run/corpus" --out "$run/eval/sweep" --card --batch-size 128 \
       --workers "$workers" || echo "sweep: rc $?"
-    timeout 120 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench" --reps 20 \
-      --max-seconds 2 --variants plain baseline default threshold=0.9 --quality-tasks 200 || echo "bench: rc $?"
+    timeout 110 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench" --contexts 512 \
+      --reps 20 --max-seconds 2 --variants plain default cache=4,neighbours=8 --quality-tasks 100 || echo "bench: rc $?"
+    timeout 80 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench-graphs" --contexts 512 \
+      --cases ghost,three-holes --variants default --buckets --compile reduce-overhead --reps 20 --quality-tasks 0 \
+      || echo "bench with CUDA graphs: rc $?"
     timeout 60 $py benchmarks/server_latency.py --model "$m" --device "$device" --reps 20 \
       --out "$run/bench/server_latency_gpu.json" || echo "server latency: rc $?"
-    (cd "$run" && tar -czf "$out/extras.tar.gz" $(ls -d model/README.md model/scores.json eval bench 2>/dev/null))
+    (cd "$run" && tar -czf "$out/extras.tar.gz" $(ls -d model/README.md model/scores.json eval bench bench-graphs 2>/dev/null))
     ls -la "$out"
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
