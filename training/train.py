@@ -172,11 +172,9 @@ class Trainer:
             return self.cfg.data_workers
         return min(8, max(1, (os.cpu_count() or 2) // 2)) if self.device.type == "cuda" else 0
 
-    def step(self, batch: dict[str, torch.Tensor] | None = None) -> float:
-        """One optimisation step on ``batch`` (default: this step's batch, built here); returns the loss."""
+    def step(self, batch: dict[str, torch.Tensor]) -> float:
+        """One optimisation step on ``batch`` (the batch of ``state.step``); returns the loss."""
         cfg = self.cfg
-        if batch is None:
-            batch = self.batches.batch(self.state.step)
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         weights = self.schedule.elbo_weight(batch["t"]) if cfg.loss_weighting == "elbo" else None
         for group in self.optimizer.param_groups:
