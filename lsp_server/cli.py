@@ -57,6 +57,9 @@ def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--window", type=int, default=None,
                    help="at most this many tokens per sequence (default: the model's window)")
     g.add_argument("--remask", type=float, default=0.0, help="re-mask this share of low-confidence tokens")
+    g.add_argument("--parallel-spans", action=argparse.BooleanOptionalAction, default=defaults.PARALLEL_SPANS,
+                   help="several holes in one window each commit their share every step, so steps follow the "
+                   "longest hole, not all of them together (default: on)")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--length", type=int, default=None, help="token budget of every hole (default: by layout)")
     g.add_argument("--end-probability", type=float, default=defaults.END_PROBABILITY or 0.0,
@@ -84,6 +87,7 @@ def fill_options(args: argparse.Namespace, single_line_default: bool = False) ->
         config = DenoiseConfig(
             steps=args.steps, order=UnmaskOrder(args.order), temperature=args.temperature, top_k=args.top_k,
             top_p=args.top_p, threshold=args.threshold or None, remask=args.remask,
+            parallel_spans=args.parallel_spans,
         )
         length = args.length
         return FillOptions(
@@ -123,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-file", type=Path, default=None, help="write logs here instead of stderr")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
                        help="log level (info: one line per request with its timings)")
-    serve.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    serve.add_argument("--threads", type=int, default=0,
+                       help="torch CPU threads (default 0: torch's default, one per physical core)")
     add_model_arguments(serve)
     serve.set_defaults(func=run_serve)
     bench = sub.add_parser("bench", help="measure latency, throughput and quality of the decoding settings")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from lsp_server import defaults
 from lsp_server.choices import UnmaskOrder
@@ -32,7 +33,9 @@ class DenoiseConfig:
     ``steps`` is the most steps taken; with ``threshold`` set, a step also commits every position whose
     confidence exceeds it, so the run may finish sooner. ``remask`` re-masks that fraction of each step's
     commit count among the least confident tokens committed in earlier steps (ReMDM-style correction).
-    ``temperature`` 0 means greedy.
+    ``temperature`` 0 means greedy. ``parallel_spans``: when the caller names each position's span
+    (``groups``), every span commits its own share each step, so a run takes as many steps as its longest
+    span needs rather than as many as all spans together.
     """
 
     steps: int = defaults.STEPS
@@ -42,6 +45,7 @@ class DenoiseConfig:
     top_p: float = 1.0
     threshold: float | None = defaults.THRESHOLD
     remask: float = 0.0
+    parallel_spans: bool = defaults.PARALLEL_SPANS
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -132,10 +136,34 @@ def order_score(
     return torch.rand(confidence.shape, generator=generator, device=confidence.device)
 
 
-def _commit_counts(masked: torch.Tensor, steps_left: int) -> torch.Tensor:
-    """Per row, how many masked positions to commit now so that all are done in ``steps_left`` steps."""
-    remaining = masked.sum(dim=-1)  # (B,)
+def _group_index(masked: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """(B, T): 1 + the group of each masked position, 0 at the others."""
+    return torch.where(masked, groups + 1, torch.zeros_like(groups))
+
+
+def _per_group(index: torch.Tensor, selected: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, width): how many ``selected`` positions each group holds (column 0, the unmasked, stays 0)."""
+    counts = torch.zeros(index.shape[0], width, dtype=torch.long, device=index.device)
+    counts.scatter_add_(1, index, selected.long())
+    counts[:, 0] = 0
+    return counts
+
+
+def _commit_counts(remaining: torch.Tensor, steps_left: int) -> torch.Tensor:
+    """How many of ``remaining`` masked positions (any shape) to commit now so all are done in ``steps_left``."""
     return torch.div(remaining + steps_left - 1, steps_left, rounding_mode="floor")  # ceil
+
+
+def _top_in_groups(score: torch.Tensor, index: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Boolean (B, T) selecting, in each group g >= 1 of ``index`` (B, T), its ``counts[b, g]`` highest scores
+    (-inf never selected)."""
+    ranked = torch.argsort(score, dim=-1, descending=True)  # (B, T)
+    group = index.gather(1, ranked)  # (B, T) the group of each ranked position
+    seen = F.one_hot(group, counts.shape[1]).cumsum(dim=1)  # (B, T, G) running count per group
+    within = seen.gather(2, group[..., None]).squeeze(-1) - 1  # (B, T) rank inside its group
+    take = (within < counts.gather(1, group)) & (group > 0)  # (B, T) in ranked order
+    chosen = torch.zeros_like(take).scatter(1, ranked, take)
+    return chosen & torch.isfinite(score)
 
 
 def _top_positions(score: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
@@ -158,6 +186,7 @@ def denoise(
     late_id: int | None = None,
     finished: Callable[[torch.Tensor], bool] | None = None,
     ends: EndsFn | None = None,
+    groups: torch.Tensor | None = None,
 ) -> DenoiseResult:
     """Fill every position of ``x`` (B, T) that holds ``mask_id``; other positions never change.
 
@@ -171,6 +200,10 @@ def denoise(
     ``ends`` sets lengths instead: given the first step's probability of ``late_id`` at every masked
     position (all masked: a length distribution), it names the positions to commit as ``late_id`` at once;
     the steps then fill only the rest. Those positions are never re-masked.
+
+    ``groups`` (B, T) names the span of each fillable position (any value elsewhere); with
+    ``config.parallel_spans`` each span commits its own share of its masks every step. Without it, a row's
+    masks are one group.
     """
     x_t = x.clone()  # (B, T)
     if attention_mask is None:
@@ -179,6 +212,9 @@ def denoise(
     fillable = x_t == mask_id  # (B, T) only these may ever change
     total = fillable.sum(dim=-1).clamp_min(1).float()  # (B,)
     committed_at = torch.full(x_t.shape, -1, dtype=torch.long, device=x_t.device)
+    if groups is None or not config.parallel_spans:
+        groups = torch.zeros_like(x_t)
+    width = int(groups[fillable].max()) + 2 if fillable.any() else 1  # group columns, 0: not masked
     step = 0
     for step in range(1, config.steps + 1):
         if should_stop is not None and should_stop():
@@ -200,7 +236,8 @@ def denoise(
         score = torch.where(late, score - LATE_PENALTY, score)
         full_score = torch.full(x_t.shape, float("-inf"), device=x_t.device)
         full_score[masked] = score
-        count = _commit_counts(masked, config.steps - step + 1)  # (B,)
+        index = _group_index(masked, groups)  # (B, T)
+        count = _commit_counts(_per_group(index, masked, width), config.steps - step + 1)  # (B, G)
         if config.threshold is not None:
             rows = masked.nonzero()[:, 0]  # (M,) the row of each masked position
             only_late = torch.zeros(x_t.shape[0], dtype=torch.long, device=x_t.device).index_add_(
@@ -208,9 +245,9 @@ def denoise(
             ) == 0  # (B,) every position a row has left proposes late_id: those may all go at once
             full_conf = torch.zeros(x_t.shape, device=x_t.device)
             full_conf[masked] = torch.where(late & ~only_late[rows], torch.zeros_like(conf), conf)
-            above = ((full_conf > config.threshold) & masked).sum(dim=-1)  # (B,)
+            above = _per_group(index, (full_conf > config.threshold) & masked, width)  # (B, G)
             count = torch.maximum(count, above)
-        chosen = _top_positions(full_score, count)  # (B, T)
+        chosen = _top_in_groups(full_score, index, count)  # (B, T)
         proposal = torch.full_like(x_t, mask_id)
         proposal[masked] = tokens
         proposal_conf = torch.zeros_like(confidence)
@@ -220,7 +257,7 @@ def denoise(
         committed_at = torch.where(chosen, torch.full_like(committed_at, step), committed_at)
         if config.remask > 0 and step < config.steps:
             x_t, confidence, committed_at = _remask(
-                x_t, confidence, committed_at, fillable, count, step, mask_id, config.remask
+                x_t, confidence, committed_at, fillable, count.sum(dim=-1), step, mask_id, config.remask
             )
         if on_step is not None:
             on_step(StepInfo(step, config.steps, x_t, int((x_t == mask_id).sum())))

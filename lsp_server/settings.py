@@ -89,7 +89,7 @@ class Settings:
     model: str | None = field(default=None, metadata=_check(_model))  # checkpoint dir; None: bundled
     device: str = field(default="auto", metadata=_check(_choice(DEVICES)))
     dtype: str = field(default="auto", metadata=_check(_choice(DTYPES)))
-    threads: int = field(default=1, metadata=_check(_int(0, 256)))  # torch CPU threads; 0: torch's default
+    threads: int = field(default=0, metadata=_check(_int(0, 256)))  # torch CPU threads; 0: torch's default
     steps: int = field(default=defaults.STEPS, metadata=_check(_int(1, 1024)))  # denoising steps (at most)
     line_length: int = field(default=defaults.LINE_LENGTH, metadata=_check(_int(1, 512)))  # a line, a hole on its own
     multiline_length: int = field(default=96, metadata=_check(_int(1, 1024)))  # a block after an opener

@@ -60,8 +60,9 @@ def _load(model: str | None, device: str, dtype: str, threads: int) -> Infiller:
     The warm-up runs a short fill at every length-bucket shape on a GPU (one small fill on a CPU), so the
     first request pays no first-call costs.
 
-    ``threads`` > 0 caps torch's CPU threads: on a small, shared CPU two intra-op threads that compete with
-    other processes are many times slower than one.
+    ``threads`` > 0 sets torch's CPU threads; 0 keeps torch's default (one per physical core). With the
+    bundled 25M model two threads are ~1.85x faster than one on an idle 2-core CPU, but 2x slower than one
+    when another process keeps a core busy (``benchmarks/README.md``): users with such a machine set 1.
     """
     import torch
 

@@ -19,7 +19,7 @@ class MockModel:
     def __call__(
         self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor
     ) -> torch.Tensor:
-        assert ((t > 0) & (t <= 1)).all()
+        assert ((t >= 0) & (t <= 1)).all() and (t[positions.any(dim=-1)] > 0).all()  # 0: a finished row
         self.calls += 1
         _, t = positions.nonzero(as_tuple=True)
         logits = torch.zeros(len(t), V)
@@ -159,3 +159,46 @@ def test_ends_commit_the_estimated_tail_first_and_keep_it() -> None:
     assert out.ids[0].tolist() == [20, 20, 20, late, late, late]  # and never re-masked
     plain = denoise(model, x, MASK, DenoiseConfig(steps=3), torch.Generator(), late_id=late)
     assert plain.ids[0].tolist() == [20] * 6  # without an estimate the content fills the budget
+
+
+def _spans_of(x: torch.Tensor) -> torch.Tensor:
+    """Row 1 of ``make_input`` has two holes: label them 0 and 1 (row 0's single hole is 0)."""
+    groups = torch.zeros_like(x)
+    groups[1, 8:11] = 1
+    return groups
+
+
+def test_parallel_spans_take_the_steps_of_the_longest_span() -> None:
+    x = make_input()  # row 0: one 6-token hole; row 1: two 3-token holes
+    seen: list = []
+    parallel = denoise(MockModel(), x, MASK, DenoiseConfig(steps=16), torch.Generator(), groups=_spans_of(x),
+                       on_step=seen.append)
+    assert parallel.steps_run == 6  # the 6-token hole, one token a step; row 1 is done after 3
+    row1 = [int((s.x_t[1] == MASK).sum()) for s in seen[:3]]
+    assert row1 == [4, 2, 0]  # one token of each hole per step
+    for s in seen[:3]:  # never two tokens of one hole while the other waits
+        assert int((s.x_t[1, 1:4] == MASK).sum()) == int((s.x_t[1, 8:11] == MASK).sum())
+    joint = denoise(MockModel(), x, MASK, DenoiseConfig(steps=16, parallel_spans=False), torch.Generator(),
+                    groups=_spans_of(x))
+    assert joint.steps_run == 6
+    one_group = denoise(MockModel(), x, MASK, DenoiseConfig(steps=16), torch.Generator())
+    assert torch.equal(joint.ids, one_group.ids) and torch.equal(parallel.ids, joint.ids)  # greedy, same argmax
+
+
+def test_parallel_spans_share_a_small_step_budget_per_span() -> None:
+    x = make_input()
+    seen: list = []
+    denoise(MockModel(), x, MASK, DenoiseConfig(steps=2), torch.Generator(), groups=_spans_of(x), on_step=seen.append)
+    first = seen[0].x_t
+    assert int((first[1, 1:4] == MASK).sum()) == 1 and int((first[1, 8:11] == MASK).sum()) == 1  # ceil(3/2) each
+    assert int((first[0, 3:9] == MASK).sum()) == 3
+    assert not (seen[-1].x_t == MASK).any()
+
+
+def test_parallel_spans_commit_the_most_confident_of_each_span() -> None:
+    x = make_input()  # the mock is more confident at later positions
+    seen: list = []
+    denoise(MockModel(), x, MASK, DenoiseConfig(steps=3), torch.Generator(), groups=_spans_of(x), on_step=seen.append)
+    first = seen[0].x_t[1]
+    assert first[3] != MASK and first[10] != MASK  # the last position of each hole
+    assert (first[[1, 2, 8, 9]] == MASK).all()

@@ -56,7 +56,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"HumanEval single-line tasks per variant, spread evenly (default {QUALITY_TASKS}; "
                         "0 skips quality)")
     parser.add_argument("--batch-size", type=int, default=8, help="tasks per denoising batch for quality")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default 0: torch's default, one per physical core)")
     parser.add_argument("--buckets", action=argparse.BooleanOptionalAction, default=None,
                         help="pad widths to bucket sizes (default: on for CUDA only)")
     parser.add_argument("--compile", choices=COMPILE_MODES, default="off",
