@@ -1,8 +1,15 @@
 """Latency of the language server as an editor sees it: request sent to response read, over stdio.
 
-Starts ``diffill serve`` (the bundled model unless --model), opens a real Python module and times, N times
+Starts ``diffill serve`` (the bundled model unless --model), opens real Python modules and times, N times
 each: single-line ghost text (``textDocument/inlineCompletion``, Automatic, on an emptied line inside a
-function), a 3-hole fill (``diffill/fill``) and a 20-line rewrite (``diffill/fill`` with a range).
+function) cold and while typing, a 3-hole fill (``diffill/fill``) and a 20-line rewrite (``diffill/fill``
+with a range).
+
+- Ghost text, cold: each request is in another file than the one before, so none can build on the context
+  states the previous request left (``lsp_server/reuse.py``): every one pays a full encoder pass.
+- Ghost text while typing: the emptied line is typed back one character at a time (``didChange``, then a
+  request at the new cursor; when the line is complete it is emptied again), as an editor sends them with
+  no debounce. These requests reuse the previous one's states.
 
 Usage: python benchmarks/server_latency.py [--model DIR] [--device cpu] [--steps 16] [--threads 1]
                                            [--reps 20] [--file PY] [--out FILE]
@@ -29,6 +36,7 @@ from pygls.lsp.client import LanguageClient
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FILE = HERE.parent / "lsp_server" / "window.py"
+COLD_FILES = ("infill.py", "denoise.py", "context_cache.py", "jobs.py")  # other modules for cold ghost text
 URI = "file:///bench/{name}.py"
 
 
@@ -37,15 +45,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def ghost_case(text: str) -> tuple[str, types.Position]:
-    """Empty one indented line in the middle of a function body: the cursor sits after its indentation."""
+def ghost_case(text: str) -> tuple[str, types.Position, str]:
+    """Empty one indented line in the middle of a function body: the cursor sits after its indentation.
+
+    Returns the text, the cursor and the line's code (what typing it back would add)."""
     lines = text.split("\n")
     for row in range(len(lines) // 2, len(lines)):
         line, prev = lines[row], lines[row - 1]
         indent = line[: len(line) - len(line.lstrip())]
         if indent and line.strip() and not line.strip().startswith(("#", '"', "'")) and not prev.rstrip().endswith(":"):
             lines[row] = indent
-            return "\n".join(lines), types.Position(line=row, character=len(indent))
+            return "\n".join(lines), types.Position(line=row, character=len(indent)), line.strip()
     raise SystemExit("no indented line to empty in the second half of the file")
 
 
@@ -112,6 +122,27 @@ async def timed(reps: int, call: Callable[[], Awaitable[int]]) -> dict[str, floa
     }
 
 
+class Typist:
+    """Types a line's code back one character at a time (``didChange`` with the whole text, then a request)."""
+
+    def __init__(self, client: LanguageClient, uri: str, text: str, cursor: types.Position, code: str) -> None:
+        self.client, self.uri, self.code = client, uri, code
+        self.lines = text.split("\n")
+        self.row, self.indent = cursor.line, self.lines[cursor.line]
+        self.typed, self.version = 0, 1
+
+    def next_keystroke(self) -> types.Position:
+        self.typed = self.typed + 1 if self.typed < len(self.code) else 0  # a complete line is emptied again
+        self.lines[self.row] = self.indent + self.code[: self.typed]
+        self.version += 1
+        change = types.TextDocumentContentChangeWholeDocument(text="\n".join(self.lines))
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
+            content_changes=[change],
+        ))
+        return types.Position(line=self.row, character=len(self.indent) + self.typed)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     source = args.file.read_text(encoding="utf-8")
     log_file = Path(tempfile.mkdtemp(prefix="diffill-bench-")) / "server.log"
@@ -120,19 +151,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         status = await wait_ready(client)
         if status.state != "ready":
             raise SystemExit(f"the model did not load: {status.error}")
-        ghost_text, cursor = ghost_case(source)
+        ghost_text, cursor, code = ghost_case(source)
         ghost_uri = open_doc(client, "ghost", ghost_text)
+        cold = []
+        for name in COLD_FILES:
+            text, position, _ = ghost_case((HERE.parent / "lsp_server" / name).read_text(encoding="utf-8"))
+            cold.append((open_doc(client, f"cold-{name}", text), position))
+        typist = Typist(client, ghost_uri, ghost_text, cursor, code)
+        turn = 0
         holes_uri = open_doc(client, "holes", holes_case(source))
         rewrite_uri = open_doc(client, "rewrite", source)
         region = rewrite_range(source)
 
-        async def ghost() -> int:
+        async def ghost(uri: str, position: types.Position) -> int:
             params = types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=ghost_uri), position=cursor,
+                text_document=types.TextDocumentIdentifier(uri=uri), position=position,
                 context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
             )
             result = await client.text_document_inline_completion_async(params)
             return len(result.items) if isinstance(result, types.InlineCompletionList) else len(result or [])
+
+        async def ghost_cold() -> int:
+            nonlocal turn
+            turn += 1
+            return await ghost(*cold[turn % len(cold)])
+
+        async def ghost_typing() -> int:
+            return await ghost(ghost_uri, typist.next_keystroke())
 
         async def fill(uri: str, rng: types.Range | None) -> int:
             params: dict[str, Any] = {"textDocument": {"uri": uri}}
@@ -141,7 +186,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return len((await client.protocol.send_request_async("diffill/fill", params)).edits)
 
         results = {
-            "single-line ghost text": await timed(args.reps, ghost),
+            "ghost text, cold": await timed(args.reps, ghost_cold),
+            "ghost text, typing": await timed(args.reps, ghost_typing),
             "3-hole fill": await timed(args.reps, lambda: fill(holes_uri, None)),
             "20-line rewrite": await timed(args.reps, lambda: fill(rewrite_uri, region)),
         }
@@ -161,7 +207,7 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: bundled)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--steps", type=int, default=16, help="denoising steps")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads in the server (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads in the server (0: torch's default)")
     p.add_argument("--reps", type=int, default=20, help="timed requests per case (after one warm-up)")
     p.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the Python file to open")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")

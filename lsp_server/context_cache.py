@@ -27,6 +27,7 @@ from torch import nn
 from lsp_server import defaults
 from lsp_server.denoise import LogitsFn
 from lsp_server.model import LoadedModel, masked_logits
+from lsp_server.reuse import ReuseSlot
 from lsp_server.time_conditioning import encoder_inputs
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,13 @@ MAX_ACTIVE_SHARE = 0.5  # beyond this share of the window in the spans (and neig
 class CacheConfig:
     """``refresh_every`` 0: no cache (a full pass every step); N: a full pass every N steps, spans only between.
 
-    ``neighbours``: context tokens on each side of a span recomputed with it on every step.
+    ``neighbours``: context tokens on each side of a span recomputed with it on every step. ``reuse``: start
+    from the states the previous request left in the caller's ``ReuseSlot`` (ghost text while typing).
     """
 
     refresh_every: int = defaults.CACHE_REFRESH
     neighbours: int = defaults.CACHE_NEIGHBOURS
+    reuse: bool = False
 
     def __post_init__(self) -> None:
         if self.refresh_every < 0:
@@ -50,11 +53,12 @@ class CacheConfig:
         if self.neighbours < 0:
             raise ValueError("cache neighbours must be >= 0")
 
-    def logits_fn(self, lm: LoadedModel) -> LogitsFn:
-        """The ``LogitsFn`` of one denoising run: a fresh cache, or the model's plain pass."""
+    def logits_fn(self, lm: LoadedModel, slot: ReuseSlot | None = None) -> LogitsFn:
+        """The ``LogitsFn`` of one denoising run: a fresh cache, or the model's plain pass. ``slot`` is used
+        only with ``reuse``."""
         if self.refresh_every <= 1:
             return lm.logits_at
-        return ContextCache(lm, self.refresh_every, self.neighbours)
+        return ContextCache(lm, self.refresh_every, self.neighbours, slot if self.reuse else None)
 
 
 def supports_cache(model: nn.Module | None) -> bool:
@@ -123,10 +127,12 @@ class ContextCache:
     """A stateful ``LogitsFn`` for one denoising run (make a new one per run).
 
     ``refresh_every`` N: a full pass on steps 1, N+1, 2N+1, ...; ``neighbours``: context tokens on each side of
-    a span that are recomputed on every step along with it.
+    a span that are recomputed on every step along with it. With a ``slot`` (``lsp_server/reuse.py``) a
+    single-sequence run leaves its first step's states there, and starts from the last run's when they
+    align with its ids: step 1 is then a partial pass too.
     """
 
-    def __init__(self, lm: LoadedModel, refresh_every: int, neighbours: int = 0) -> None:
+    def __init__(self, lm: LoadedModel, refresh_every: int, neighbours: int = 0, slot: ReuseSlot | None = None) -> None:
         if refresh_every < 1:
             raise ValueError("refresh_every must be >= 1")
         if neighbours < 0:
@@ -142,6 +148,8 @@ class ContextCache:
         self._active: torch.Tensor | None = None  # (B, A) positions recomputed between refreshes
         self._valid: torch.Tensor | None = None  # (B, A) False for a row's repeated padding slots
         self._attend: dict[str, _Attend] = {}
+        self.slot = slot
+        self.warm = False  # this run started from the slot's states
 
     @torch.inference_mode()
     def __call__(
@@ -152,6 +160,10 @@ class ContextCache:
         self.calls += 1
         if not self.enabled:
             return self.lm.logits_at(ids, attention, positions, t)
+        if step == 0 and self._reusable(ids, attention):
+            logits = self._start_warm(ids, attention, positions, t)
+            if logits is not None:
+                return logits
         if step % self.refresh_every == 0:
             return self._full(ids, attention, positions, t)
         if self._active is None:  # the first call saw every fillable position still masked
@@ -160,6 +172,35 @@ class ContextCache:
                 self.enabled = False  # the spans are most of the window: a partial pass would save nothing
                 return self.lm.logits_at(ids, attention, positions, t)
         return self._partial(ids, positions, t)
+
+    def _reusable(self, ids: torch.Tensor, attention: torch.Tensor) -> bool:
+        return self.slot is not None and ids.shape[0] == 1 and bool(attention.bool().all())
+
+    def _start_warm(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Step 1 from the slot's states: a partial pass over the spans and the changed tokens, or None."""
+        assert self.slot is not None
+        warm = self.slot.warm(ids, self._rotate)
+        if warm is None:
+            return None
+        self._keys, self._values = warm.keys, warm.values
+        self._first_masked = positions.clone()
+        self._prepare(positions | warm.changed, attention)
+        if self._active.shape[1] > MAX_ACTIVE_SHARE * ids.shape[1]:  # too much changed: a full pass is cheaper
+            self._active, self._attend = None, {}
+            return None
+        logits = self._partial(ids, positions, t)
+        self.slot.keep(ids, self._keys, self._values, warm.reuses + 1)
+        self.warm = True
+        return logits
+
+    def _rotate(self, keys: torch.Tensor, shift: int, layer: int) -> torch.Tensor:
+        """Keys (1, heads, N, d) with rotary at their positions, moved ``shift`` positions on (rotations compose)."""
+        base = self.lm.model.model
+        position_ids = torch.full((1, keys.shape[2]), shift, device=keys.device)
+        cos, sin = base.rotary_emb(keys, position_ids, base.layers[layer].attention_type)  # (1, N, d)
+        return _rotary(keys, cos[:, None].float(), sin[:, None].float())
 
     def _full(
         self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None
@@ -180,6 +221,8 @@ class ContextCache:
             cos, sin = base.rotary_emb(qkv, position_ids, layer.attention_type)  # (B, T, d)
             self._keys.append(_rotary(k, cos[:, None].float(), sin[:, None].float()).contiguous())
             self._values.append(v.contiguous())
+        if self.full_passes == 1 and self._reusable(ids, attention):
+            self.slot.keep(ids, self._keys, self._values, 0)  # type: ignore[union-attr]
         return logits.float()
 
     def _prepare(self, fillable: torch.Tensor, attention: torch.Tensor) -> None:

@@ -20,6 +20,7 @@ from lsp_server.errors import HoleError
 from lsp_server.holes import Span, check_spans, is_line_hole
 from lsp_server.model import LoadedModel
 from lsp_server.postprocess import RegionCheck, finish, truncate_to_valid
+from lsp_server.reuse import ReuseSlot
 from lsp_server.window import Layout, Vocab, build_layout
 
 
@@ -103,6 +104,7 @@ class Infiller:
         self.lm = lm
         self.vocab = Vocab(mask_id=lm.mask_id, cls_id=lm.cls_id, sep_id=lm.sep_id)
         self._drop = set(lm.tokenizer.all_special_ids)
+        self.reuse = ReuseSlot()  # context states kept for the next request (options.cache.reuse)
 
     def rewrite_span(self, text: str, start: int, end: int, strength: float = 1.0, slack: float = 1.5) -> Span:
         """A region span whose length budget leaves room for the new text to be longer than the old."""
@@ -190,13 +192,17 @@ class Infiller:
         width = bucket_width(max(len(lay.ids) for lay in layouts), self.lm.buckets)
         x = torch.full((len(layouts), width), self.lm.pad_id, dtype=torch.long)  # (B, T)
         attention = torch.zeros_like(x)  # (B, T)
+        groups = torch.zeros_like(x)  # (B, T) which span each position belongs to
         for b, lay in enumerate(layouts):
             x[b, : len(lay.ids)] = torch.tensor(lay.ids)
             attention[b, : len(lay.ids)] = 1
+            for k, (lo, hi) in enumerate(lay.slices):
+                groups[b, lo:hi] = k
         result = denoise(
-            options.cache.logits_fn(self.lm), x.to(self.lm.device), self.lm.mask_id, options.denoise, gen,
+            options.cache.logits_fn(self.lm, self.reuse), x.to(self.lm.device), self.lm.mask_id, options.denoise, gen,
             attention.to(self.lm.device), should_stop, on_step, late_id=self.lm.eom_id,
             finished=self._first_lines_done(states, layouts, options), ends=self._ends(layouts, options),
+            groups=groups.to(self.lm.device),
         )
         if result.stopped:
             return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lsp_server.context_cache import CacheConfig
 from lsp_server.denoise import DenoiseConfig, StepInfo
 from lsp_server.errors import HoleError
 from lsp_server.holes import Span, find_holes
@@ -22,7 +23,7 @@ OnStep = Callable[[StepInfo], None]
 
 def _options(
     settings: Settings, temperature: float = 0.0, single_line: bool = False, cap: int = 512,
-    check: RegionCheck | None = None,
+    check: RegionCheck | None = None, reuse: bool = False,
 ) -> FillOptions:
     return FillOptions(
         syntax_check=check,
@@ -31,6 +32,7 @@ def _options(
         inline_length=min(settings.inline_length, cap),
         single_line=single_line,
         end_probability=settings.end_probability or None,
+        cache=CacheConfig(reuse=reuse),
     )
 
 
@@ -43,11 +45,15 @@ def complete(
     infiller: Infiller, ticket: Ticket, text: str, span: Span, single_line: bool, settings: Settings,
     n: int, seed: int,
 ) -> list[str] | None:
-    """Middles for one cursor span: one greedy (``n`` = 1) or ``n`` samples in one batched run."""
+    """Middles for one cursor span: one greedy (``n`` = 1) or ``n`` samples in one batched run.
+
+    The greedy fill starts from the context states the previous one left (``lsp_server/reuse.py``): while
+    the user types, a request re-encodes only what changed near the cursor.
+    """
     cap = _cap(infiller)
     span = Span(span.start, span.end, length=min(span.length or cap, cap))
     if n <= 1:
-        options = _options(settings, 0.0, single_line, cap)
+        options = _options(settings, 0.0, single_line, cap, reuse=True)
         results = [infiller.fill(text, [span], options, seed=seed, should_stop=ticket.should_stop)]
     else:
         options = _options(settings, settings.temperature, single_line, cap)

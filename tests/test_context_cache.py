@@ -97,8 +97,8 @@ def test_a_cached_fill_fills_every_hole_and_refreshes_on_schedule(lm: LoadedMode
     made: list[ContextCache] = []
     original = CacheConfig.logits_fn
 
-    def spy(self, model):
-        fn = original(self, model)
+    def spy(self, model, slot=None):
+        fn = original(self, model, slot)
         made.append(fn)
         return fn
 

@@ -50,10 +50,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def typed_before(text: str, spans: list[Span], count: int) -> list[tuple[str, list[Span]]]:
+    """The requests an editor sent while the last ``count`` characters before the first span were typed:
+    the text without ``count``, ``count - 1``, ..., 1 of them (fewer when the text starts sooner)."""
+    first = min(sp.start for sp in spans)
+    return [
+        (text[: first - k] + text[first:], [replace(sp, start=sp.start - k, end=sp.end - k) for sp in spans])
+        for k in range(min(count, first), 0, -1)
+    ]
+
+
+def type_up_to(infiller: Infiller, text: str, spans: list[Span], options: FillOptions, count: int, seed: int) -> None:
+    """Send the requests of ``typed_before``, the first of them cold (the reuse slot emptied)."""
+    infiller.reuse.clear()
+    for before, moved in typed_before(text, spans, count):
+        infiller.fill(before, moved, options, seed=seed)
+
+
 def time_case(
-    infiller: Infiller, case: Case, options: FillOptions, reps: int, max_seconds: float, cell: Timing
+    infiller: Infiller, case: Case, options: FillOptions, reps: int, max_seconds: float, cell: Timing,
+    warm: int = 0,
 ) -> Timing:
-    """Fill ``case`` repeatedly with ``options``; fills ``cell`` in and returns it."""
+    """Fill ``case`` repeatedly with ``options``; fills ``cell`` in and returns it. ``warm`` N: each timed fill
+    follows (untimed) the N requests typed before it (``typed_before``)."""
     options = replace(options, single_line=case.single_line)
     if case.skipped:
         cell.skipped = case.skipped
@@ -74,6 +93,8 @@ def time_case(
     times: list[float] = []
     started = time.perf_counter()
     for seed in range(reps):
+        if warm:
+            type_up_to(infiller, case.text, case.spans, options, warm, seed)
         t0 = time.perf_counter()
         infiller.fill(case.text, case.spans, options, seed=seed, on_step=count)
         times.append(1000 * (time.perf_counter() - t0))

@@ -12,6 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from lsp_server.batch import fill_pairs
+from lsp_server.bench.measure import type_up_to
+from lsp_server.holes import Span
 from lsp_server.infill import FillOptions, Infiller
 
 
@@ -25,16 +27,27 @@ def subset(count: int) -> list:
 
 
 def score(
-    infiller: Infiller, tasks: list, options: FillOptions, batch_size: int, workers: int = 2
+    infiller: Infiller, tasks: list, options: FillOptions, batch_size: int, workers: int = 2, warm: int = 0
 ) -> dict[str, Any]:
-    """Fill ``tasks`` with ``options`` (single-line, as the benchmark is scored) and run their tests."""
+    """Fill ``tasks`` with ``options`` (single-line, as the benchmark is scored) and run their tests.
+
+    ``warm`` N: each task is filled alone, after the N requests typed before it (``typed_before``), so its
+    fill starts from the states they left (with ``options.cache.reuse``).
+    """
     from training.evaluate import evaluate_tasks
 
     options = replace(options, single_line=True)
 
     def fill(batch: list) -> list[str]:
         pairs = [(t.prompt, t.suffix) for t in batch]
-        return fill_pairs(infiller, pairs, options, seed=0, batch_size=len(batch), progress=False)
+        if not warm:
+            return fill_pairs(infiller, pairs, options, seed=0, batch_size=len(batch), progress=False)
+        out = []
+        for prefix, suffix in pairs:
+            span = Span(len(prefix), len(prefix))
+            type_up_to(infiller, prefix + suffix, [span], options, warm, seed=0)
+            out.append(infiller.fill(prefix + suffix, [span], options, seed=0).completions[0])
+        return out
 
     started = time.perf_counter()
     report = evaluate_tasks(tasks, fill, batch_size=batch_size, workers=workers)

@@ -75,7 +75,7 @@ def _latency(
             for variant in variants:
                 options = variant.apply(replace(base, window=c["used"]))
                 cell = Timing(case.name, c["requested"], c["used"], variant.name)
-                row = time_case(infiller, case, options, reps, max_seconds, cell).to_dict()
+                row = time_case(infiller, case, options, reps, max_seconds, cell, variant.warm).to_dict()
                 _print_row(row)
                 batch.append(row)
         measured[c["used"]] = batch
@@ -99,7 +99,7 @@ def _quality(
     tasks = quality.subset(count)
     out: dict[str, Any] = {}
     for variant in variants:
-        out[variant.name] = quality.score(infiller, tasks, variant.apply(base), batch_size)
+        out[variant.name] = quality.score(infiller, tasks, variant.apply(base), batch_size, warm=variant.warm)
         q = out[variant.name]
         print(f"quality {variant.name:<40} pass@1 {q['pass_at_1']:.3f}  exact {q['exact_match']:.3f}  "
               f"({q['seconds']} s)", file=sys.stderr)

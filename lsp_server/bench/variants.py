@@ -1,13 +1,16 @@
 """Decoding settings to compare: plain decoding, the old and the current defaults, and ``key=value`` specs.
 
 - ``plain``: the reference. Full re-encoding every step and one token committed per step, so steps = the
-  number of masked tokens; no threshold, no cache.
+  number of masked tokens; no threshold, no cache, no per-span schedule.
 - ``baseline``: the defaults before the fast paths (16 steps, no threshold, no cache).
 - ``default``: the base options as they are: what ``diffill fill`` uses by default (the server and the
   evaluation share the same engine defaults).
-- ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right,syntax=1``: anything else,
-  starting from ``baseline`` (or from a preset named first: ``default,syntax=1``); the unmasking order is
-  the base options' unless given.
+- ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right,syntax=1,parallel=0``:
+  anything else, starting from ``baseline`` (or from a preset named first: ``default,syntax=1``); the
+  unmasking order and the per-span schedule (``parallel``) are the base options' unless given.
+- ``warm=N`` (with any of the above): typing. Each measured request follows N requests for the same text
+  with N, N-1, ..., 1 characters before the first span missing (the first of them cold), and the context
+  cache starts from the states the previous request left (``lsp_server/reuse.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Variant:
     window: int | None = None
     order: str | None = None  # None: the base options' order
     syntax: bool | None = None  # the syntax check of post-processing on/off (None: as the base options)
+    parallel: bool | None = None  # each span commits its share every step (None: as the base options)
+    warm: int = 0  # requests typed before each measured one, whose cached states it reuses (0: cold)
     current: bool = False  # use FillOptions()'s denoising and cache settings as they are
 
     @property
@@ -55,12 +60,17 @@ class Variant:
             from lsp_server.syntax import check_for
 
             base = replace(base, syntax_check=check_for("python") if self.syntax else None)
+        if self.parallel is not None:
+            base = replace(base, denoise=replace(base.denoise, parallel_spans=self.parallel))
+        if self.warm:
+            base = replace(base, cache=replace(base.cache, reuse=True))
         if self.current:
             return replace(base, window=window)
         order = UnmaskOrder(self.order) if self.order else base.denoise.order
         denoise = replace(base.denoise, steps=self.steps or DenoiseConfig().steps, threshold=self.threshold,
                           order=order)
-        return replace(base, denoise=denoise, cache=CacheConfig(self.cache, self.neighbours), window=window)
+        cache = CacheConfig(self.cache, self.neighbours, reuse=self.warm > 0)
+        return replace(base, denoise=denoise, cache=cache, window=window)
 
     def describe(self, base: FillOptions) -> dict[str, object]:
         """The settings in effect on ``base``, for the JSON report."""
@@ -73,15 +83,19 @@ class Variant:
             "cache_neighbours": options.cache.neighbours,
             "window": options.window,
             "syntax_check": options.syntax_check is not None,
+            "parallel_spans": options.denoise.parallel_spans,
+            "warm": self.warm,
         }
 
 
 _KEYS = {
     "steps": int, "threshold": float, "cache": int, "neighbours": int, "window": int, "order": str,
-    "syntax": lambda v: bool(int(v)),
+    "syntax": lambda v: bool(int(v)), "parallel": lambda v: bool(int(v)),
+    "warm": int,
 }
+WITH_DEFAULT = ("window", "syntax", "parallel", "warm")  # the keys that may follow the ``default`` preset
 PRESETS = {
-    "plain": {"steps": PLAIN_STEPS},
+    "plain": {"steps": PLAIN_STEPS, "parallel": False},
     "baseline": {},
     "default": {"steps": None, "current": True},
 }
@@ -90,8 +104,8 @@ PRESETS = {
 def parse_variant(spec: str) -> Variant:
     """A preset (plain, baseline, default) and/or ``key=value`` items, comma-separated: ``default,syntax=1``.
 
-    Keys: steps, threshold, cache, neighbours, window, order, syntax (0/1); a spec without a preset starts
-    from ``baseline``.
+    Keys: steps, threshold, cache, neighbours, window, order, syntax (0/1), parallel (0/1), warm (requests
+    typed before); a spec without a preset starts from ``baseline``.
     """
     spec = spec.strip()
     items = [item.strip() for item in spec.split(",")]
@@ -100,14 +114,16 @@ def parse_variant(spec: str) -> Variant:
         items = items[1:]
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or key not in _KEYS or (values.get("current") and key not in ("window", "syntax")):
+        if not sep or key not in _KEYS or (values.get("current") and key not in WITH_DEFAULT):
             raise VariantError(f"bad variant {spec!r}: use plain, baseline, default and {', '.join(_KEYS)}=VALUE "
-                               "(only window and syntax with default)")
+                               f"(only {', '.join(WITH_DEFAULT)} with default)")
         try:
             values[key] = _KEYS[key](value)
         except ValueError as exc:
             raise VariantError(f"bad value in variant {spec!r}: {item!r}") from exc
     variant = Variant(spec, **values)  # type: ignore[arg-type]
+    if variant.warm < 0 or (variant.warm and variant.plain):
+        raise VariantError(f"bad variant {spec!r}: warm must be >= 0, and plain decoding has no cache to reuse")
     try:
         variant.apply(FillOptions())
     except ValueError as exc:  # includes an unknown order

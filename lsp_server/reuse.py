@@ -1,0 +1,109 @@
+"""Context states kept from one request for the next: ghost text while typing re-encodes only what changed.
+
+Consecutive ghost-text requests differ by a keystroke or two near the cursor; the rest of the window is the
+same tokens, most of them at the same positions. After a request's first step (every span still masked)
+the context cache (``context_cache.ContextCache``) leaves a ``Snapshot`` here: the window's ids and each
+layer's keys and values. The next request aligns its ids with the snapshot's (longest common prefix and
+suffix): the common prefix keeps its keys and values, the common suffix keeps them rotated to its new
+positions (rotary embeddings compose: rotating by the shift is exact), and only the changed tokens, the spans
+and their neighbours run through the layers, as on the cache's partial steps. So a warm request costs no
+full pass at all.
+
+It is an approximation of the same kind as the context cache: the kept states saw the old text near the
+cursor. ``max_reuses`` bounds how many requests in a row build on one full pass, and an edit of more than
+``max_changed`` tokens (or a different document) gets a full pass. ``diffill bench`` measures the quality
+cost (variant ``warm``: each request follows requests for the same text a few characters earlier).
+Only single-sequence fills without padding take part (the server's ghost text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from lsp_server import defaults
+
+# (keys (1, heads, N, d) with rotary applied, shift, layer index) -> the keys at their positions + shift
+Rotate = Callable[[torch.Tensor, int, int], torch.Tensor]
+
+
+@dataclass
+class Snapshot:
+    """The first step's state of one request: ids (T,) with the spans masked, per-layer keys and values."""
+
+    ids: torch.Tensor
+    keys: list[torch.Tensor]  # per layer (1, heads, T, d), rotary applied
+    values: list[torch.Tensor]
+    reuses: int  # requests built on it since its full pass
+
+
+@dataclass
+class Warm:
+    """What a warm request starts from: keys and values of its own width, and the positions to recompute."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    changed: torch.Tensor  # (1, T) bool: tokens not in the common prefix or suffix (their states are unknown)
+    reuses: int
+
+
+def common_ends(old: torch.Tensor, new: torch.Tensor) -> tuple[int, int]:
+    """Lengths of the longest common prefix and suffix of two 1-D id tensors (together at most the shorter)."""
+    n = min(len(old), len(new))
+    differ = (old[:n] != new[:n]).nonzero()
+    prefix = int(differ[0]) if len(differ) else n
+    rest = n - prefix
+    differ = (old.flip(0)[:rest] != new.flip(0)[:rest]).nonzero()
+    suffix = int(differ[0]) if len(differ) else rest
+    return prefix, suffix
+
+
+class ReuseSlot:
+    """One snapshot, owned by an ``Infiller`` (used from one thread: the server's model thread)."""
+
+    def __init__(self, max_reuses: int = defaults.REUSE_MAX, max_changed: int = defaults.REUSE_MAX_CHANGED) -> None:
+        if max_reuses < 0 or max_changed < 0:
+            raise ValueError("max_reuses and max_changed must be >= 0")
+        self.max_reuses = max_reuses
+        self.max_changed = max_changed
+        self.snapshot: Snapshot | None = None
+        self.hits = 0  # requests served warm
+        self.misses = 0  # requests that needed a full pass
+
+    def clear(self) -> None:
+        self.snapshot = None
+
+    def warm(self, ids: torch.Tensor, rotate: Rotate) -> Warm | None:
+        """The reused states for ``ids`` (1, T), or None when a full pass is due."""
+        snap = self.snapshot
+        if snap is None or snap.reuses >= self.max_reuses or snap.ids.device != ids.device:
+            self.misses += 1
+            return None
+        new = ids[0]
+        prefix, suffix = common_ends(snap.ids, new)
+        width, old_width = len(new), len(snap.ids)
+        if width - prefix - suffix > self.max_changed or prefix + suffix == 0:
+            self.misses += 1
+            return None
+        shift = width - old_width
+        keys, values = [], []
+        for layer, (k_old, v_old) in enumerate(zip(snap.keys, snap.values)):
+            k = k_old.new_zeros(*k_old.shape[:2], width, k_old.shape[-1])
+            v = torch.zeros_like(k)
+            k[:, :, :prefix], v[:, :, :prefix] = k_old[:, :, :prefix], v_old[:, :, :prefix]
+            if suffix:
+                tail = k_old[:, :, old_width - suffix :]
+                k[:, :, width - suffix :] = rotate(tail, shift, layer) if shift else tail
+                v[:, :, width - suffix :] = v_old[:, :, old_width - suffix :]
+            keys.append(k)
+            values.append(v)
+        changed = torch.zeros(1, width, dtype=torch.bool, device=ids.device)
+        changed[0, max(0, prefix - 1) : width - suffix + 1] = True  # and a token each side of the edit
+        self.hits += 1
+        return Warm(keys, values, changed, snap.reuses)
+
+    def keep(self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int) -> None:
+        """Remember a request's first-step state (copies: the cache goes on writing into its own tensors)."""
+        self.snapshot = Snapshot(ids[0].clone(), [k.clone() for k in keys], [v.clone() for v in values], reuses)
