@@ -3,7 +3,8 @@
 A ``LogitsFn`` for ``denoise`` (the loop stays the single loop). On a refresh step the encoder runs on every
 token exactly as ``masked_logits`` does, and each layer's keys and values (rotary applied) are kept. On the
 steps between, only the *active* positions run through the layers: every position that may change in this
-run (the span tokens, committed or not) plus its neighbours. Their queries attend to the cached keys/values
+run (the span tokens, committed or not, but an end-of-middle tail the length estimate committed on the
+first step) plus its neighbours. Their queries attend to the cached keys/values
 of the context and to their own fresh ones. With a bidirectional encoder the context's states depend on the
 span, so between refreshes they are stale: an approximation, like Fast-dLLM's dual cache, whose quality cost
 the benchmark measures (``diffill bench``). ``refresh_every=1`` re-encodes every step (exact); when the
@@ -166,12 +167,20 @@ class ContextCache:
                 return logits
         if step % self.refresh_every == 0:
             return self._full(ids, attention, positions, t)
-        if self._active is None:  # the first call saw every fillable position still masked
-            self._prepare(self._first_masked, attention)
+        if self._active is None or (self.warm and step == 1):  # fix the active slots once lengths are set
+            self._prepare(self._span_positions(ids), attention)
             if self._active.shape[1] > MAX_ACTIVE_SHARE * ids.shape[1]:
                 self.enabled = False  # the spans are most of the window: a partial pass would save nothing
                 return self.lm.logits_at(ids, attention, positions, t)
         return self._partial(ids, positions, t)
+
+    def _span_positions(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) the positions still to fill after the first step: fillable ones (every one was masked on the
+        first call) but those the length estimate committed as end-of-middle. Past a span's last neighbour
+        such a tail keeps its first-step (masked) keys and values until the next full pass."""
+        if self.lm.eom_id is None:
+            return self._first_masked
+        return self._first_masked & (ids != self.lm.eom_id)
 
     def _reusable(self, ids: torch.Tensor, attention: torch.Tensor) -> bool:
         return self.slot is not None and ids.shape[0] == 1 and bool(attention.bool().all())
@@ -228,6 +237,7 @@ class ContextCache:
     def _prepare(self, fillable: torch.Tensor, attention: torch.Tensor) -> None:
         """Fix the active slots of this run, and per layer type their key range, mask and rotary tables."""
         self._active, self._valid = active_positions(fillable, attention, self.neighbours)
+        self._attend = {}
         active = self._active
         base = self.lm.model.model
         width = attention.shape[1]

@@ -74,6 +74,20 @@ def test_later_steps_ask_only_for_what_is_still_masked(lm: LoadedModel) -> None:
     assert cache(ids, attention, still).shape == (int(still.sum()), lm.model.config.vocab_size)
 
 
+def test_an_estimated_end_of_middle_tail_leaves_the_active_positions(lm: LoadedModel) -> None:
+    ids, attention, masked = _batch(lm)
+    cache = ContextCache(lm, refresh_every=100, neighbours=2)
+    cache(ids, attention, masked)  # step 1: every span masked
+    ids = ids.clone()
+    ids[0, 33:40] = lm.eom_id  # the length estimate ended the first span after 3 tokens
+    still = ids == lm.mask_id
+    logits = cache(ids, attention, still)
+    active = set(cache._active[0][cache._valid[0]].tolist())
+    assert set(range(28, 35)) <= active  # the 3 tokens left, 2 neighbours on each side
+    assert not active & set(range(35, 40))  # the rest of the tail is not recomputed
+    assert logits.shape == (int(still.sum()), lm.model.config.vocab_size)
+
+
 def test_active_positions_cover_spans_and_neighbours_only_inside_the_text() -> None:
     fillable = torch.zeros(2, 12, dtype=torch.bool)
     fillable[0, 4:6] = True
