@@ -69,8 +69,8 @@ class ReuseSlot:
         self.max_reuses = max_reuses
         self.max_changed = max_changed
         self.snapshot: Snapshot | None = None
-        self.hits = 0  # requests served warm
-        self.misses = 0  # requests that needed a full pass
+        self.hits = 0  # runs kept after starting warm
+        self.misses = 0  # runs kept after a full pass
 
     def clear(self) -> None:
         self.snapshot = None
@@ -79,13 +79,11 @@ class ReuseSlot:
         """The reused states for ``ids`` (1, T), or None when a full pass is due."""
         snap = self.snapshot
         if snap is None or snap.reuses >= self.max_reuses or snap.ids.device != ids.device:
-            self.misses += 1
             return None
         new = ids[0]
         prefix, suffix = common_ends(snap.ids, new)
         width, old_width = len(new), len(snap.ids)
         if width - prefix - suffix > self.max_changed or prefix + suffix == 0:
-            self.misses += 1
             return None
         shift = width - old_width
         keys, values = [], []
@@ -101,9 +99,13 @@ class ReuseSlot:
             values.append(v)
         changed = torch.zeros(1, width, dtype=torch.bool, device=ids.device)
         changed[0, max(0, prefix - 1) : width - suffix + 1] = True  # and a token each side of the edit
-        self.hits += 1
         return Warm(keys, values, changed, snap.reuses)
 
     def keep(self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int) -> None:
-        """Remember a request's first-step state (copies: the cache goes on writing into its own tensors)."""
+        """Remember a request's first-step state (copies: the cache goes on writing into its own tensors);
+        ``reuses`` 0 after a full pass."""
+        if reuses:
+            self.hits += 1
+        else:
+            self.misses += 1
         self.snapshot = Snapshot(ids[0].clone(), [k.clone() for k in keys], [v.clone() for v in values], reuses)
