@@ -2,12 +2,13 @@
 
 - ``plain``: the reference. Full re-encoding every step and one token committed per step, so steps = the
   number of masked tokens; no threshold, no cache, no per-span schedule.
-- ``baseline``: the defaults before the fast paths (16 steps, no threshold, no cache).
+- ``baseline``: the defaults before the fast paths (16 steps, no threshold, no cache, one commit share
+  for all spans).
 - ``default``: the base options as they are: what ``diffill fill`` uses by default (the server and the
   evaluation share the same engine defaults).
-- ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right,syntax=1,parallel=0``:
-  anything else, starting from ``baseline`` (or from a preset named first: ``default,syntax=1``); the
-  unmasking order and the per-span schedule (``parallel``) are the base options' unless given.
+- ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right,syntax=1,parallel=1``:
+  anything else, starting from ``baseline`` (or from a preset named first: ``default,parallel=0``); the
+  unmasking order is the base options' unless given.
 - ``warm=N`` (with any of the above): typing. Each measured request follows N requests for the same text
   with N, N-1, ..., 1 characters before the first span missing (the first of them cold), and the context
   cache starts from the states the previous request left (``lsp_server/reuse.py``).
@@ -46,7 +47,7 @@ class Variant:
     window: int | None = None
     order: str | None = None  # None: the base options' order
     syntax: bool | None = None  # the syntax check of post-processing on/off (None: as the base options)
-    parallel: bool | None = None  # each span commits its share every step (None: as the base options)
+    parallel: bool | None = False  # each span commits its share every step (None: as the base options)
     warm: int = 0  # requests typed before each measured one, whose cached states it reuses (0: cold)
     current: bool = False  # use FillOptions()'s denoising and cache settings as they are
 
@@ -95,9 +96,9 @@ _KEYS = {
 }
 WITH_DEFAULT = ("window", "syntax", "parallel", "warm")  # the keys that may follow the ``default`` preset
 PRESETS = {
-    "plain": {"steps": PLAIN_STEPS, "parallel": False},
+    "plain": {"steps": PLAIN_STEPS},
     "baseline": {},
-    "default": {"steps": None, "current": True},
+    "default": {"steps": None, "current": True, "parallel": None},
 }
 
 
