@@ -62,6 +62,24 @@ def check_targets(record: dict[str, Any]) -> dict[str, Any]:
     if FAST in quality and "plain" in quality:
         drop = round(quality["plain"]["pass_at_1"] - quality[FAST]["pass_at_1"], 4)
         out["pass_at_1_drop_vs_plain"] = _verdict(drop, TARGETS["pass_at_1_drop"], lower=True)
+    out.update(_typing_targets(latency, quality, context, plain))
+    return out
+
+
+def _typing_targets(latency: list[dict], quality: dict, context: int | None, plain: dict | None) -> dict[str, Any]:
+    """The ghost-text targets again for typing (the first ``default,warm=N`` variant measured), if any."""
+    warm = next((row["variant"] for row in latency if row["variant"].startswith(f"{FAST},warm=")), None)
+    typing = _cell(latency, "ghost", context, warm) if context and warm else None
+    if not typing:
+        return {}
+    out: dict[str, Any] = {"typing_variant": warm}
+    out["ghost_typing_p50_ms"] = _verdict(typing["p50_ms"], TARGETS["ghost_p50_ms"], lower=True)
+    if plain:
+        out["ghost_typing_speedup_vs_plain"] = _verdict(round(plain["p50_ms"] / typing["p50_ms"], 2),
+                                                        TARGETS["speedup_vs_plain"], lower=False)
+    if warm in quality and "plain" in quality:
+        drop = round(quality["plain"]["pass_at_1"] - quality[warm]["pass_at_1"], 4)
+        out["pass_at_1_drop_typing_vs_plain"] = _verdict(drop, TARGETS["pass_at_1_drop"], lower=True)
     return out
 
 
@@ -118,7 +136,8 @@ def _quality_table(quality: dict[str, Any]) -> list[str]:
 
 
 def _targets_lines(targets: dict[str, Any]) -> list[str]:
-    lines = ["", f"Targets ({targets.get('variant')} at context {targets.get('context')}):"]
+    typing = f"; typing: {targets['typing_variant']}" if "typing_variant" in targets else ""
+    lines = ["", f"Targets ({targets.get('variant')} at context {targets.get('context')}{typing}):"]
     for key, v in targets.items():
         if isinstance(v, dict):
             lines.append(f"- {key}: {v['value']} (target {v['target']}): {'met' if v['met'] else 'NOT met'}")
