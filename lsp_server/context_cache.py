@@ -161,7 +161,7 @@ class ContextCache:
         self.calls += 1
         if not self.enabled:
             return self.lm.logits_at(ids, attention, positions, t)
-        if step == 0 and self._reusable(ids, attention):
+        if step == 0 and self._text_length(ids, attention):
             logits = self._start_warm(ids, attention, positions, t)
             if logits is not None:
                 return logits
@@ -182,15 +182,20 @@ class ContextCache:
             return self._first_masked
         return self._first_masked & (ids != self.lm.eom_id)
 
-    def _reusable(self, ids: torch.Tensor, attention: torch.Tensor) -> bool:
-        return self.slot is not None and ids.shape[0] == 1 and bool(attention.bool().all())
+    def _text_length(self, ids: torch.Tensor, attention: torch.Tensor) -> int | None:
+        """With a slot and one sequence whose padding (if any) comes after its text: the text's length."""
+        if self.slot is None or ids.shape[0] != 1:
+            return None
+        n = int(attention.sum())
+        return n if bool(attention[0, :n].bool().all()) else None
 
     def _start_warm(
         self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None
     ) -> torch.Tensor | None:
         """Step 1 from the slot's states: a partial pass over the spans and the changed tokens, or None."""
         assert self.slot is not None
-        warm = self.slot.warm(ids, self._rotate)
+        length = self._text_length(ids, attention)
+        warm = self.slot.warm(ids, self._rotate, length)
         if warm is None:
             return None
         self._keys, self._values = warm.keys, warm.values
@@ -200,7 +205,7 @@ class ContextCache:
             self._active, self._attend = None, {}
             return None
         logits = self._partial(ids, positions, t)
-        self.slot.keep(ids, self._keys, self._values, warm.reuses + 1)
+        self.slot.keep(ids, self._keys, self._values, warm.reuses + 1, length)
         self.warm = True
         return logits
 
@@ -230,8 +235,9 @@ class ContextCache:
             cos, sin = base.rotary_emb(qkv, position_ids, layer.attention_type)  # (B, T, d)
             self._keys.append(_rotary(k, cos[:, None].float(), sin[:, None].float()).contiguous())
             self._values.append(v.contiguous())
-        if self.full_passes == 1 and self._reusable(ids, attention):
-            self.slot.keep(ids, self._keys, self._values, 0)  # type: ignore[union-attr]
+        length = self._text_length(ids, attention) if self.full_passes == 1 else None
+        if length:
+            self.slot.keep(ids, self._keys, self._values, 0, length)  # type: ignore[union-attr]
         return logits.float()
 
     def _prepare(self, fillable: torch.Tensor, attention: torch.Tensor) -> None:

@@ -13,7 +13,8 @@ It is an approximation of the same kind as the context cache: the kept states sa
 cursor. ``max_reuses`` bounds how many requests in a row build on one full pass, and an edit of more than
 ``max_changed`` tokens (or a different document) gets a full pass. ``diffill bench`` measures the quality
 cost (variant ``warm``: each request follows requests for the same text a few characters earlier).
-Only single-sequence fills without padding take part (the server's ghost text).
+Only single-sequence fills take part (the server's ghost text); padding after the text (length buckets on
+a GPU) is left out of the alignment.
 """
 
 from __future__ import annotations
@@ -75,12 +76,14 @@ class ReuseSlot:
     def clear(self) -> None:
         self.snapshot = None
 
-    def warm(self, ids: torch.Tensor, rotate: Rotate) -> Warm | None:
-        """The reused states for ``ids`` (1, T), or None when a full pass is due."""
+    def warm(self, ids: torch.Tensor, rotate: Rotate, length: int | None = None) -> Warm | None:
+        """The reused states for ``ids`` (1, T) whose first ``length`` tokens are text (the rest padding), or
+        None when a full pass is due."""
         snap = self.snapshot
         if snap is None or snap.reuses >= self.max_reuses or snap.ids.device != ids.device:
             return None
-        new = ids[0]
+        padded = ids.shape[1]
+        new = ids[0, : length or padded]
         prefix, suffix = common_ends(snap.ids, new)
         width, old_width = len(new), len(snap.ids)
         if width - prefix - suffix > self.max_changed or prefix + suffix == 0:
@@ -88,7 +91,7 @@ class ReuseSlot:
         shift = width - old_width
         keys, values = [], []
         for layer, (k_old, v_old) in enumerate(zip(snap.keys, snap.values)):
-            k = k_old.new_zeros(*k_old.shape[:2], width, k_old.shape[-1])
+            k = k_old.new_zeros(*k_old.shape[:2], padded, k_old.shape[-1])
             v = torch.zeros_like(k)
             k[:, :, :prefix], v[:, :, :prefix] = k_old[:, :, :prefix], v_old[:, :, :prefix]
             if suffix:
@@ -97,15 +100,21 @@ class ReuseSlot:
                 v[:, :, width - suffix :] = v_old[:, :, old_width - suffix :]
             keys.append(k)
             values.append(v)
-        changed = torch.zeros(1, width, dtype=torch.bool, device=ids.device)
+        changed = torch.zeros(1, padded, dtype=torch.bool, device=ids.device)
         changed[0, max(0, prefix - 1) : width - suffix + 1] = True  # and a token each side of the edit
         return Warm(keys, values, changed, snap.reuses)
 
-    def keep(self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int) -> None:
-        """Remember a request's first-step state (copies: the cache goes on writing into its own tensors);
-        ``reuses`` 0 after a full pass."""
+    def keep(
+        self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int,
+        length: int | None = None,
+    ) -> None:
+        """Remember a request's first-step state, its first ``length`` tokens (copies: the cache goes on
+        writing into its own tensors); ``reuses`` 0 after a full pass."""
         if reuses:
             self.hits += 1
         else:
             self.misses += 1
-        self.snapshot = Snapshot(ids[0].clone(), [k.clone() for k in keys], [v.clone() for v in values], reuses)
+        n = length or ids.shape[1]
+        self.snapshot = Snapshot(
+            ids[0, :n].clone(), [k[:, :, :n].clone() for k in keys], [v[:, :, :n].clone() for v in values], reuses
+        )

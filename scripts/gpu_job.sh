@@ -112,7 +112,7 @@ case "$stage" in
       --steps-sweep 4,8,16,32 --elbo-corpus "$run/corpus" --out "$run/eval/sweep" --card --batch-size 128 \
       --workers "$workers" || echo "sweep: rc $?"
     timeout 110 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench" --contexts 512 \
-      --reps 20 --max-seconds 2 --variants plain default cache=4,neighbours=8 --quality-tasks 100 || echo "bench: rc $?"
+      --reps 20 --max-seconds 2 --variants plain default default,warm=4 cache=4,neighbours=8 --quality-tasks 100 || echo "bench: rc $?"
     timeout 80 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench-graphs" --contexts 512 \
       --cases ghost,three-holes --variants default --buckets --compile reduce-overhead --reps 20 --quality-tasks 0 \
       || echo "bench with CUDA graphs: rc $?"

@@ -68,6 +68,21 @@ def test_a_warm_start_on_the_same_ids_matches_the_full_pass(lm: LoadedModel) -> 
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
+def test_padding_after_the_text_is_left_out_of_the_alignment(lm: LoadedModel) -> None:
+    ids, attention, masked = _sequence(lm)
+    slot = ReuseSlot()
+    ContextCache(lm, refresh_every=16, neighbours=2, slot=slot)(ids, attention, masked)
+    padded = torch.cat([ids, torch.full((1, 16), lm.pad_id)], dim=1)  # a wider length bucket
+    pad_attention = torch.cat([attention, torch.zeros(1, 16, dtype=attention.dtype)], dim=1)
+    pad_masked = torch.cat([masked, torch.zeros(1, 16, dtype=torch.bool)], dim=1)
+    expected = lm.logits_at(padded, pad_attention, pad_masked)
+    warm = ContextCache(lm, refresh_every=16, neighbours=2, slot=slot)
+    got = warm(padded, pad_attention, pad_masked)
+    assert warm.warm and warm.full_passes == 0
+    assert len(slot.snapshot.ids) == ids.shape[1]  # the text only
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_kept_keys_move_with_their_tokens(lm: LoadedModel) -> None:
     """Layer 0 sees only token embeddings, so its keys after a shift are exactly the kept keys rotated."""
     ids, attention, masked = _sequence(lm)
