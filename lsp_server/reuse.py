@@ -96,8 +96,8 @@ class ReuseSlot:
             k[:, :, :prefix], v[:, :, :prefix] = k_old[:, :, :prefix], v_old[:, :, :prefix]
             if suffix:
                 tail = k_old[:, :, old_width - suffix :]
-                k[:, :, width - suffix :] = rotate(tail, shift, layer) if shift else tail
-                v[:, :, width - suffix :] = v_old[:, :, old_width - suffix :]
+                k[:, :, width - suffix : width] = rotate(tail, shift, layer) if shift else tail
+                v[:, :, width - suffix : width] = v_old[:, :, old_width - suffix :]
             keys.append(k)
             values.append(v)
         changed = torch.zeros(1, padded, dtype=torch.bool, device=ids.device)

@@ -81,6 +81,11 @@ def test_padding_after_the_text_is_left_out_of_the_alignment(lm: LoadedModel) ->
     assert warm.warm and warm.full_passes == 0
     assert len(slot.snapshot.ids) == ids.shape[1]  # the text only
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    edited = torch.cat([padded[:, :10], torch.tensor([[7, 8]]), padded[:, 10:-2]], dim=1)  # 2 tokens typed
+    again = ContextCache(lm, refresh_every=16, neighbours=2, slot=slot)
+    logits = again(edited, torch.cat([attention, torch.ones(1, 2), torch.zeros(1, 14)], dim=1).long(),
+                   torch.cat([torch.zeros(1, 2, dtype=torch.bool), pad_masked[:, :-2]], dim=1))
+    assert again.warm and logits.shape == expected.shape and len(slot.snapshot.ids) == ids.shape[1] + 2
 
 
 def test_kept_keys_move_with_their_tokens(lm: LoadedModel) -> None:
