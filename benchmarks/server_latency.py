@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
+import tokenize
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -50,13 +52,25 @@ def ghost_case(text: str) -> tuple[str, types.Position, str]:
 
     Returns the text, the cursor and the line's code (what typing it back would add)."""
     lines = text.split("\n")
+    strings = _string_rows(text)
     for row in range(len(lines) // 2, len(lines)):
         line, prev = lines[row], lines[row - 1]
         indent = line[: len(line) - len(line.lstrip())]
-        if indent and line.strip() and not line.strip().startswith(("#", '"', "'")) and not prev.rstrip().endswith(":"):
+        if row in strings or prev.rstrip().endswith(":"):
+            continue
+        if indent and line.strip() and not line.strip().startswith(("#", '"', "'")):
             lines[row] = indent
             return "\n".join(lines), types.Position(line=row, character=len(indent)), line.strip()
     raise SystemExit("no indented line to empty in the second half of the file")
+
+
+def _string_rows(text: str) -> set[int]:
+    """0-based rows that a string literal spans (docstrings), where the server offers no ghost text."""
+    rows: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.STRING:
+            rows.update(range(token.start[0] - 1, token.end[0]))
+    return rows
 
 
 def holes_case(text: str, holes: int = 3) -> str:

@@ -129,8 +129,8 @@ class ContextCache:
 
     ``refresh_every`` N: a full pass on steps 1, N+1, 2N+1, ...; ``neighbours``: context tokens on each side of
     a span that are recomputed on every step along with it. With a ``slot`` (``lsp_server/reuse.py``) a
-    single-sequence run leaves its first step's states there, and starts from the last run's when they
-    align with its ids: step 1 is then a partial pass too.
+    run of one sequence (or of copies of one) leaves its first step's states there, and starts from the
+    last run's when they align with its ids: step 1 is then a partial pass too.
     """
 
     def __init__(self, lm: LoadedModel, refresh_every: int, neighbours: int = 0, slot: ReuseSlot | None = None) -> None:
@@ -183,10 +183,11 @@ class ContextCache:
         return self._first_masked & (ids != self.lm.eom_id)
 
     def _text_length(self, ids: torch.Tensor, attention: torch.Tensor) -> int | None:
-        """With a slot and one sequence whose padding (if any) comes after its text: the text's length."""
-        if self.slot is None or ids.shape[0] != 1:
+        """With a slot and one sequence (or copies of one) whose padding, if any, comes after its text: the
+        text's length."""
+        if self.slot is None or not (bool((ids == ids[:1]).all()) and bool((attention == attention[:1]).all())):
             return None
-        n = int(attention.sum())
+        n = int(attention[0].sum())
         return n if bool(attention[0, :n].bool().all()) else None
 
     def _start_warm(

@@ -47,8 +47,9 @@ def complete(
 ) -> list[str] | None:
     """Middles for one cursor span: one greedy (``n`` = 1) or ``n`` samples in one batched run.
 
-    The greedy fill starts from the context states the previous one left (``lsp_server/reuse.py``): while
-    the user types, a request re-encodes only what changed near the cursor.
+    Fills start from the context states the previous one left (``lsp_server/reuse.py``): while the user
+    types, a request re-encodes only what changed near the cursor, and samples for cycling start from the
+    greedy fill's states.
     """
     cap = _cap(infiller)
     span = Span(span.start, span.end, length=min(span.length or cap, cap))
@@ -56,7 +57,7 @@ def complete(
         options = _options(settings, 0.0, single_line, cap, reuse=True)
         results = [infiller.fill(text, [span], options, seed=seed, should_stop=ticket.should_stop)]
     else:
-        options = _options(settings, settings.temperature, single_line, cap)
+        options = _options(settings, settings.temperature, single_line, cap, reuse=True)
         results = infiller.candidates(text, [span], n, options, seed=seed, should_stop=ticket.should_stop)
     if any(r.stopped for r in results):
         return None
@@ -67,11 +68,12 @@ def fill_holes(
     infiller: Infiller, ticket: Ticket, text: str, settings: Settings, seed: int, on_step: OnStep | None,
     check: RegionCheck | None = None,
 ) -> list[tuple[int, int, str]] | None:
-    """Every hole of ``text`` filled jointly, as (start, end, new text) replacements."""
+    """Every hole of ``text`` filled jointly, as (start, end, new text) replacements. The samples a syntax
+    check draws when the greedy fill does not parse start from the greedy fill's context states."""
     spans = find_holes(text, settings.hole_marker)
     if not spans:
         return []
-    options = _options(settings, cap=_cap(infiller), check=check)
+    options = _options(settings, cap=_cap(infiller), check=check, reuse=True)
     result = infiller.fill(text, spans, options, seed, ticket.should_stop, on_step)
     return _replacements(spans, result)
 

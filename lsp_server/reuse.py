@@ -13,8 +13,9 @@ It is an approximation of the same kind as the context cache: the kept states sa
 cursor. ``max_reuses`` bounds how many requests in a row build on one full pass, and an edit of more than
 ``max_changed`` tokens (or a different document) gets a full pass. ``diffill bench`` measures the quality
 cost (variant ``warm``: each request follows requests for the same text a few characters earlier).
-Only single-sequence fills take part (the server's ghost text); padding after the text (length buckets on
-a GPU) is left out of the alignment.
+Fills of one sequence take part, or of several copies of one (the samples a syntax check draws when the
+greedy fill does not parse, ghost-text candidates): they start from the greedy fill's states. Padding
+after the text (length buckets on a GPU) is left out of the alignment.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Warm:
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
-    changed: torch.Tensor  # (1, T) bool: tokens not in the common prefix or suffix (their states are unknown)
+    changed: torch.Tensor  # (B, T) bool: tokens not in the common prefix or suffix (their states are unknown)
     reuses: int
 
 
@@ -77,8 +78,8 @@ class ReuseSlot:
         self.snapshot = None
 
     def warm(self, ids: torch.Tensor, rotate: Rotate, length: int | None = None) -> Warm | None:
-        """The reused states for ``ids`` (1, T) whose first ``length`` tokens are text (the rest padding), or
-        None when a full pass is due."""
+        """The reused states for ``ids`` (B, T), rows all alike (samples of one fill), whose first ``length``
+        tokens are text (the rest padding), or None when a full pass is due."""
         snap = self.snapshot
         if snap is None or snap.reuses >= self.max_reuses or snap.ids.device != ids.device:
             return None
@@ -98,23 +99,23 @@ class ReuseSlot:
                 tail = k_old[:, :, old_width - suffix :]
                 k[:, :, width - suffix : width] = rotate(tail, shift, layer) if shift else tail
                 v[:, :, width - suffix : width] = v_old[:, :, old_width - suffix :]
-            keys.append(k)
-            values.append(v)
+            keys.append(k.expand(ids.shape[0], -1, -1, -1).contiguous())  # each row gets its own copy
+            values.append(v.expand(ids.shape[0], -1, -1, -1).contiguous())
         changed = torch.zeros(1, padded, dtype=torch.bool, device=ids.device)
         changed[0, max(0, prefix - 1) : width - suffix + 1] = True  # and a token each side of the edit
-        return Warm(keys, values, changed, snap.reuses)
+        return Warm(keys, values, changed.expand(ids.shape[0], -1), snap.reuses)
 
     def keep(
         self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int,
         length: int | None = None,
     ) -> None:
-        """Remember a request's first-step state, its first ``length`` tokens (copies: the cache goes on
-        writing into its own tensors); ``reuses`` 0 after a full pass."""
+        """Remember a request's first-step state: the first row (rows are alike), its first ``length`` tokens
+        (copies: the cache goes on writing into its own tensors); ``reuses`` 0 after a full pass."""
         if reuses:
             self.hits += 1
         else:
             self.misses += 1
         n = length or ids.shape[1]
         self.snapshot = Snapshot(
-            ids[0, :n].clone(), [k[:, :, :n].clone() for k in keys], [v[:, :, :n].clone() for v in values], reuses
+            ids[0, :n].clone(), [k[:1, :, :n].clone() for k in keys], [v[:1, :, :n].clone() for v in values], reuses
         )

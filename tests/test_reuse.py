@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from conftest import save_tiny_model
 from lsp_server.context_cache import CacheConfig, ContextCache
 from lsp_server.denoise import DenoiseConfig
 from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, Infiller
+from lsp_server.infill import FillOptions, FillRequest, Infiller
 from lsp_server.model import LoadedModel, load_model
 from lsp_server.reuse import ReuseSlot, common_ends
 
@@ -124,8 +125,20 @@ def test_without_reuse_the_slot_is_left_alone(lm: LoadedModel) -> None:
     infiller = Infiller(lm)
     infiller.fill(TEXT, [Span(CURSOR, CURSOR)], _options(reuse=False))
     assert infiller.reuse.snapshot is None
-    infiller.candidates(TEXT, [Span(CURSOR, CURSOR)], 2, _options())  # a batch of two rows: no reuse
+    other = TEXT.replace("value", "result")
+    requests = [FillRequest(TEXT, [Span(CURSOR, CURSOR)]), FillRequest(other, [Span(CURSOR, CURSOR)])]
+    infiller.fill_batch(requests, _options())  # two different rows: no reuse
     assert infiller.reuse.snapshot is None and infiller.reuse.hits == 0
+
+
+def test_samples_of_a_fill_start_from_the_greedy_fills_states(lm: LoadedModel) -> None:
+    infiller = Infiller(lm)
+    infiller.fill(TEXT, [Span(CURSOR, CURSOR)], _options())
+    assert infiller.reuse.misses == 1
+    sampled = replace(_options(), denoise=DenoiseConfig(steps=4, temperature=1.0))
+    results = infiller.candidates(TEXT, [Span(CURSOR, CURSOR)], 3, sampled, seed=5)
+    assert infiller.reuse.hits == 1 and len(results) == 3
+    assert all(r.text.startswith(TEXT[:CURSOR]) and r.text.endswith(TEXT[CURSOR:]) for r in results)
 
 
 def test_large_edits_and_long_chains_get_a_full_pass(lm: LoadedModel) -> None:
