@@ -161,8 +161,9 @@ class ContextCache:
         self.calls += 1
         if not self.enabled:
             return self.lm.logits_at(ids, attention, positions, t)
-        if step == 0 and self._text_length(ids, attention):
-            logits = self._start_warm(ids, attention, positions, t)
+        length = self._text_length(ids, attention) if step == 0 else None
+        if length:
+            logits = self._start_warm(ids, attention, positions, t, length)
             if logits is not None:
                 return logits
         if step % self.refresh_every == 0:
@@ -191,11 +192,11 @@ class ContextCache:
         return n if bool(attention[0, :n].bool().all()) else None
 
     def _start_warm(
-        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None,
+        length: int,
     ) -> torch.Tensor | None:
         """Step 1 from the slot's states: a partial pass over the spans and the changed tokens, or None."""
         assert self.slot is not None
-        length = self._text_length(ids, attention)
         warm = self.slot.warm(ids, self._rotate, length)
         if warm is None:
             return None
