@@ -93,3 +93,20 @@ def slow_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir:
 
     config = ModelConfig(hidden=64, layers=2, heads=2, intermediate=128, max_length=512)
     return save_tiny_model(tiny_tokenizer_dir, tmp_path_factory.mktemp("slow-model"), config=config)
+
+
+@pytest.fixture
+def made_caches(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every logits function (a ``ContextCache`` when the cache is on) that fills make during a test, in order."""
+    from lsp_server.context_cache import CacheConfig
+
+    made: list = []
+    original = CacheConfig.logits_fn
+
+    def spy(self, model, slot=None):
+        fn = original(self, model, slot)
+        made.append(fn)
+        return fn
+
+    monkeypatch.setattr(CacheConfig, "logits_fn", spy)
+    return made

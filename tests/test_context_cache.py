@@ -107,16 +107,8 @@ def test_refreshing_every_step_is_the_plain_engine(lm: LoadedModel) -> None:
     assert every.text == plain.text
 
 
-def test_a_cached_fill_fills_every_hole_and_refreshes_on_schedule(lm: LoadedModel, monkeypatch) -> None:
-    made: list[ContextCache] = []
-    original = CacheConfig.logits_fn
-
-    def spy(self, model, slot=None):
-        fn = original(self, model, slot)
-        made.append(fn)
-        return fn
-
-    monkeypatch.setattr(CacheConfig, "logits_fn", spy)
+def test_a_cached_fill_fills_every_hole_and_refreshes_on_schedule(lm: LoadedModel, made_caches: list) -> None:
+    made = made_caches
     options = FillOptions(DenoiseConfig(steps=8), line_length=8, inline_length=8, cache=CacheConfig(3, 2))
     result = Infiller(lm).fill(TEXT, find_holes(TEXT), options, seed=1)
     assert "???" not in result.text and len(result.completions) == 2

@@ -102,16 +102,8 @@ def test_kept_keys_move_with_their_tokens(lm: LoadedModel) -> None:
                                atol=1e-5, rtol=1e-5)
 
 
-def test_a_request_after_a_keystroke_starts_warm(lm: LoadedModel, monkeypatch) -> None:
-    made: list[ContextCache] = []
-    original = CacheConfig.logits_fn
-
-    def spy(self, model, slot=None):
-        fn = original(self, model, slot)
-        made.append(fn)
-        return fn
-
-    monkeypatch.setattr(CacheConfig, "logits_fn", spy)
+def test_a_request_after_a_keystroke_starts_warm(lm: LoadedModel, made_caches: list) -> None:
+    made = made_caches
     infiller = Infiller(lm)
     before = TEXT[: CURSOR - 1] + TEXT[CURSOR:]  # one character was still to be typed
     infiller.fill(before, [Span(CURSOR - 1, CURSOR - 1)], _options())
