@@ -166,14 +166,6 @@ def _top_in_groups(score: torch.Tensor, index: torch.Tensor, counts: torch.Tenso
     return chosen & torch.isfinite(score)
 
 
-def _top_positions(score: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """Boolean (B, T) selecting the ``count[b]`` highest scores of each row (-inf never selected)."""
-    ranked = torch.argsort(score, dim=-1, descending=True)  # (B, T)
-    positions = torch.arange(score.shape[-1], device=score.device).expand_as(ranked)
-    rank = torch.empty_like(ranked).scatter_(-1, ranked, positions)  # (B, T) rank of each position
-    return (rank < count[:, None]) & torch.isfinite(score)
-
-
 def denoise(
     logits_fn: LogitsFn,
     x: torch.Tensor,
@@ -296,7 +288,7 @@ def _remask(
     n = torch.floor(count.float() * fraction).long()  # (B,)
     eligible = fillable & (committed_at > 0) & (committed_at < step) & (x_t != mask_id)
     score = torch.where(eligible, -confidence, torch.full_like(confidence, float("-inf")))
-    again = _top_positions(score, n)  # (B, T)
+    again = _top_in_groups(score, eligible.long(), torch.stack([torch.zeros_like(n), n], dim=1))  # (B, T)
     x_t = torch.where(again, torch.full_like(x_t, mask_id), x_t)
     confidence = torch.where(again, torch.ones_like(confidence), confidence)
     committed_at = torch.where(again, torch.full_like(committed_at, -1), committed_at)
