@@ -53,15 +53,35 @@ def complete(
     """
     cap = _cap(infiller)
     span = Span(span.start, span.end, length=min(span.length or cap, cap))
+    hits = infiller.reuse.hits
     if n <= 1:
         options = _options(settings, 0.0, single_line, cap, reuse=True)
         results = [infiller.fill(text, [span], options, seed=seed, should_stop=ticket.should_stop)]
     else:
         options = _options(settings, settings.temperature, single_line, cap, reuse=True)
         results = infiller.candidates(text, [span], n, options, seed=seed, should_stop=ticket.should_stop)
+    ticket.warm = infiller.reuse.hits > hits
     if any(r.stopped for r in results):
         return None
     return [r.completions[0] for r in results]
+
+
+def prefetch(infiller: Infiller, ticket: Ticket, text: str, span: Span, single_line: bool, settings: Settings) -> bool:
+    """The first step of a greedy fill of this span, for its context states only: they stay in the reuse
+    slot, and the request that follows a keystroke here re-encodes only what changed. The span gets the
+    budget of the rest of a line, as the request after a keystroke has: an equal number of masks keeps the
+    window's cut the same, so the states line up. True when the step ran."""
+    cap = _cap(infiller)
+    span = Span(span.start, span.end, length=min(settings.inline_length, cap))
+    options = _options(settings, 0.0, single_line, cap, reuse=True)
+    hits = infiller.reuse.hits
+
+    def first_step_only() -> bool:
+        return ticket.steps >= 1 or ticket.should_stop()
+
+    infiller.fill(text, [span], options, should_stop=first_step_only)
+    ticket.warm = infiller.reuse.hits > hits
+    return ticket.steps >= 1 and not ticket.cancelled
 
 
 def fill_holes(

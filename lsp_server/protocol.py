@@ -17,6 +17,9 @@ Shapes on the wire::
                          result {"state": "loading" | "ready" | "failed" | "busy", "model": string | null,
                                  "device": string | null, "error": string | null, "settings": {...}}
     diffill/statusChanged  notification, params as the diffill/status result
+    diffill/prefetch     notification {"textDocument": {"uri"}, "position": Position}: the cursor rests here
+                         (sent by the clients after a cursor move that was not an edit); the server encodes
+                         the context of a completion there, so the next keystroke's ghost text starts warm
     diffill.fillHoles    arguments [uri]                                 result {"applied", "cancelled"}
     diffill.rewriteRange arguments [uri, Range, strength?]             result {"applied", "cancelled"}
 """
@@ -35,6 +38,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 FILL = "diffill/fill"
 STATUS = "diffill/status"
 STATUS_CHANGED = "diffill/statusChanged"
+PREFETCH = "diffill/prefetch"
 CMD_FILL_HOLES = "diffill.fillHoles"
 CMD_REWRITE_RANGE = "diffill.rewriteRange"
 
@@ -66,6 +70,14 @@ class FillResult:
     version: int | None
     edits: list[types.TextEdit]
     cancelled: bool
+
+
+@attrs.define
+class PrefetchParams:
+    """Where the cursor came to rest (a position as in any LSP request)."""
+
+    text_document: types.TextDocumentIdentifier
+    position: types.Position
 
 
 @attrs.define
@@ -111,7 +123,15 @@ class StatusChangedNotification:
     jsonrpc: str
 
 
+@attrs.define
+class PrefetchNotification:
+    params: PrefetchParams
+    method: str
+    jsonrpc: str
+
+
 MESSAGE_TYPES: dict[str, type] = {
+    PREFETCH: PrefetchNotification,
     FILL: FillRequest,
     STATUS: StatusRequest,
     STATUS_CHANGED: StatusChangedNotification,

@@ -104,7 +104,7 @@ class DiffillServer(LanguageServer):
 
 def build_server(base: Settings | None = None) -> DiffillServer:
     """A server with every feature registered."""
-    from lsp_server.features import actions, commands, fill, inline
+    from lsp_server.features import actions, commands, fill, inline, prefetch
 
     server = DiffillServer(base)
     _register_lifecycle(server)
@@ -112,6 +112,7 @@ def build_server(base: Settings | None = None) -> DiffillServer:
     fill.register(server)
     actions.register(server)
     commands.register(server)
+    prefetch.register(server)
     return server
 
 

@@ -105,6 +105,8 @@ class Settings:
     complete_in_comments: bool = field(default=False, metadata=_check(_bool))
     complete_in_strings: bool = field(default=False, metadata=_check(_bool))
     multiline_on_empty_line: bool = field(default=False, metadata=_check(_bool))
+    # diffill/prefetch: encode the context where the cursor rests, so the next keystroke's ghost text starts warm
+    prefetch: bool = field(default=True, metadata=_check(_bool))
 
     def enabled_for(self, language_id: str | None) -> bool:
         """Whether inline completion runs in a document of this languageId."""

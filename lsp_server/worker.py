@@ -5,7 +5,9 @@ single-thread executor does the loading and every job, in order. Each job holds 
 keys (kind of work, document): opening a ticket supersedes the older one of the same key, which then stops
 at its next denoising step (the engine checks ``should_stop`` before every step) or never starts, and its
 caller gets None. A cancelled request (``$/cancelRequest`` or a progress cancel) stops its ticket the same
-way. The holder knows nothing of LSP: it reports state changes through a callback.
+way. Background tickets (prefetch: warming the context where the cursor rests) give way to everything:
+opening any other ticket cancels them. The holder knows nothing of LSP: it reports state changes through a
+callback.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ T = TypeVar("T")
 class Ticket:
     """One piece of work: cancel it from any thread; the model thread polls ``should_stop``."""
 
-    def __init__(self, key: Hashable | None, label: str) -> None:
+    def __init__(self, key: Hashable | None, label: str, background: bool = False) -> None:
         self.key = key
         self.label = label
+        self.background = background
         self.steps = 0  # denoising steps that ran (should_stop calls that said go on)
         self.run_s = 0.0  # time spent on the model thread
         self.wait_s = 0.0  # time queued behind other work
+        self.warm = False  # the generation started from the states an earlier one left (lsp_server/reuse.py)
         self._cancelled = threading.Event()
 
     @property
@@ -134,9 +138,15 @@ class Worker:
         self.device = str(self._infiller.lm.device)
         self._set_state(ModelState.READY)
 
-    def ticket(self, key: Hashable | None, label: str) -> Ticket:
-        """A new ticket; the running or queued ticket of the same key (if any) is cancelled."""
-        ticket = Ticket(key, label)
+    def ticket(self, key: Hashable | None, label: str, background: bool = False) -> Ticket:
+        """A new ticket; the running or queued ticket of the same key (if any) is cancelled, and so is every
+        background ticket when this one is not."""
+        ticket = Ticket(key, label, background)
+        if not background:
+            for other in self._tickets:
+                if other.background and not other.cancelled:
+                    other.cancel()
+                    log.debug("%s supersedes %s", label, other.label)
         if key is not None:
             older = self._latest.get(key)
             if older is not None:

@@ -111,3 +111,21 @@ async def test_cancelling_the_caller_stops_the_generation(gate: threading.Event)
     assert await worker.run(worker.ticket("k", "after"), _slow_job(1)) == "done"  # the thread is free again
     assert ticket.steps < 200
     worker.shutdown()
+
+
+async def test_background_work_gives_way_to_any_other_ticket(gate: threading.Event) -> None:
+    worker = Worker(lambda: None)
+    gate.set()
+    worker.load("good", "cpu", "auto")
+    await _until(lambda: worker.ready)
+    warm = worker.ticket(("prefetch",), "prefetch", background=True)
+    running = asyncio.ensure_future(worker.run(warm, _slow_job()))
+    await _until(lambda: warm.steps > 0)
+    later = worker.ticket(("prefetch",), "later prefetch", background=True)
+    assert warm.cancelled and not later.cancelled  # a newer prefetch supersedes the older one
+    request = worker.ticket(("inline", "a"), "request")
+    assert later.cancelled and not request.cancelled  # a real request cancels every background ticket
+    assert await worker.run(request, _slow_job(3)) == "done"
+    assert await running is None and warm.steps < 200
+    assert await worker.run(later, _slow_job(1)) is None  # cancelled before it started: never runs
+    worker.shutdown()

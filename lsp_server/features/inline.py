@@ -45,7 +45,7 @@ def _budgets(settings: Settings) -> Budgets:
     return Budgets(inline=settings.inline_length, line=settings.line_length, block=settings.multiline_length)
 
 
-def _plan_at(text: str, offset: int | None, language_id: str | None, settings: Settings) -> tuple[Plan | None, str]:
+def plan_at(text: str, offset: int | None, language_id: str | None, settings: Settings) -> tuple[Plan | None, str]:
     """Should-complete, then the span to fill; None (and why) when there is nothing to complete."""
     if offset is None:
         return None, "position outside the document"
@@ -68,7 +68,7 @@ async def complete(server: DiffillServer, params: types.InlineCompletionParams) 
         return empty
     text, version = doc.source, doc.version
     index = LineIndex.of(doc)
-    todo, reason = _plan_at(text, index.offset(params.position), doc.language_id, settings)
+    todo, reason = plan_at(text, index.offset(params.position), doc.language_id, settings)
     timer.lap("parse")
     if todo is None:
         timer.done("nothing", reason=reason)
@@ -96,7 +96,7 @@ async def complete(server: DiffillServer, params: types.InlineCompletionParams) 
     texts = dedupe([insert_text(todo, m, text) for m in middles])
     items = [types.InlineCompletionItem(insert_text=t, range=rng) for t in texts]
     timer.lap("post")
-    timer.done("ok", mode=todo.mode.value, invoked=invoked, steps=ticket.steps, items=len(items))
+    timer.done("ok", mode=todo.mode.value, invoked=invoked, steps=ticket.steps, items=len(items), warm=ticket.warm)
     return types.InlineCompletionList(items=items)
 
 

@@ -1,0 +1,62 @@
+"""``diffill/prefetch``: warm the context where the cursor came to rest, before the user types there.
+
+The first ghost text at a new place pays a full pass over its window; the ones after it, while the user
+types, start from the states the previous request left and re-encode only what changed
+(``lsp_server/reuse.py``). The clients send this notification when the cursor rests after a move that was
+not an edit (a click, arrow keys, a jump), as llama.vim warms its server's cache while the user is idle.
+The server plans the span an inline request there would fill and runs that fill's first step on the model
+thread, on a background ticket: any other request cancels it, so it never delays real work by more than the
+step it is in.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import TYPE_CHECKING
+
+from lsp_server.edits import LineIndex
+from lsp_server.errors import DiffillError
+from lsp_server.features.inline import plan_at
+from lsp_server.protocol import PREFETCH, PrefetchParams
+from lsp_server.timing import RequestTimer
+
+if TYPE_CHECKING:
+    from lsp_server.server import DiffillServer
+
+log = logging.getLogger(__name__)
+
+
+def register(server: DiffillServer) -> None:
+    @server.feature(PREFETCH)
+    async def on_prefetch(params: PrefetchParams) -> None:
+        await prefetch(server, params)
+
+
+async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
+    """Run the first denoising step of the ghost text at ``params.position``; nothing is sent back."""
+    from lsp_server import jobs  # imports torch: only once the model is loaded
+
+    timer = RequestTimer("prefetch", None)
+    settings = server.settings
+    uri = params.text_document.uri
+    doc = server.document(uri)
+    if not settings.prefetch or doc is None or not settings.enabled_for(doc.language_id) or not server.worker.ready:
+        return
+    todo, reason = plan_at(doc.source, LineIndex.of(doc).offset(params.position), doc.language_id, settings)
+    if todo is None:
+        log.debug("prefetch: nothing to complete (%s)", reason)
+        return
+    ticket = server.worker.ticket(("prefetch",), timer.name, background=True)
+    job = partial(jobs.prefetch, text=todo.text, span=todo.span, single_line=todo.single_line, settings=settings)
+    try:
+        ran = await server.worker.run(ticket, job)
+    except DiffillError as exc:
+        timer.done("failed", error=exc)
+        return
+    except Exception:  # a fault here must never reach the user: it only warms a cache
+        log.exception("%s failed", timer.name)
+        return
+    timer.add("wait", ticket.wait_s)
+    timer.add("denoise", ticket.run_s)
+    timer.done("ok" if ran else "stopped", mode=todo.mode.value, warm=ticket.warm)

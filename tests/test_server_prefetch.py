@@ -1,0 +1,100 @@
+"""End to end: ``diffill/prefetch`` warms the context where the cursor rests, and the keystroke after it
+starts from those states (the server's request log says ``warm=True``)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from server_support import configure, fixture_text, inline, open_doc, start, stop, uri_for, wait_state
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator:
+    log = tmp_path_factory.mktemp("prefetch") / "server.log"
+    lsp = await start(tiny_model_dir, "--log-file", str(log), init={"diffill": {"steps": 4}})
+    await wait_state(lsp, "ready")
+    yield lsp, log
+    await stop(lsp)
+
+
+def _prefetch(client, uri: str, line: int, character: int) -> None:
+    params = {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+    client.protocol.notify("diffill/prefetch", params)
+
+
+def _type(client, uri: str, version: int, line: int, character: int, text: str) -> None:
+    at = types.Position(line=line, character=character)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)],
+        )
+    )
+
+
+async def _log_lines(log: Path, pattern: str, count: int, timeout: float = 30.0) -> list[str]:
+    """The request-log lines matching ``pattern``, once there are at least ``count`` of them."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        lines = [s for s in log.read_text(encoding="utf-8").splitlines() if re.search(pattern, s)]
+        if len(lines) >= count or asyncio.get_running_loop().time() > deadline:
+            return lines
+        await asyncio.sleep(0.05)
+
+
+def _body_line(text: str, header: str) -> int:
+    return text.split("\n").index(header) + 1
+
+
+async def test_a_keystroke_after_a_prefetch_starts_warm(served) -> None:
+    client, log = served
+    text = fixture_text("sample.py")
+    cold_uri, warm_uri = uri_for("prefetch-cold.py"), uri_for("prefetch-warm.py")
+    other = "\n".join(f"value_{i} = {i} * {i}" for i in range(80)) + "\n"
+    elsewhere = (uri_for("prefetch-other.py"), 40, len("value_40 = 40 * 40"))
+    open_doc(client, cold_uri, text)
+    open_doc(client, warm_uri, text)
+    open_doc(client, uri_for("prefetch-other.py"), other)
+    line = _body_line(text, "def perimeter(circle):")
+
+    # A request elsewhere leaves its states; typing at a new place then starts cold.
+    assert await inline(client, *elsewhere) is not None
+    _type(client, cold_uri, 2, line, 4, "r")
+    await inline(client, cold_uri, line, 5)
+    assert "warm=False" in (await _log_lines(log, r"inline#\S+ ok", 2))[-1]
+
+    # The cursor rests at the same place of another copy first: the keystroke there starts warm.
+    assert await inline(client, *elsewhere) is not None
+    _prefetch(client, warm_uri, line, 4)
+    prefetched = await _log_lines(log, r"prefetch#- ok", 1)
+    assert prefetched, "the prefetch never ran"
+    _type(client, warm_uri, 2, line, 4, "r")
+    await inline(client, warm_uri, line, 5)
+    assert "warm=True" in (await _log_lines(log, r"inline#\S+ ok", 4))[-1]
+
+
+async def test_prefetch_is_ignored_where_there_is_nothing_to_do(served) -> None:
+    client, log = served
+    text = fixture_text("sample.py")
+    uri = uri_for("prefetch-off.py")
+    open_doc(client, uri, text)
+    line = _body_line(text, "def perimeter(circle):")
+    before = len(await _log_lines(log, r"prefetch#", 0))
+    _prefetch(client, uri_for("never-opened.py"), 0, 0)  # an unknown document
+    _prefetch(client, uri, 10_000, 0)  # a position past the end
+    client.protocol.notify("diffill/prefetch", {"textDocument": {"uri": uri}})  # malformed: no position
+    configure(client, {"steps": 4, "prefetch": False})
+    await asyncio.sleep(0.3)
+    _prefetch(client, uri, line, 4)  # switched off
+    await asyncio.sleep(0.5)
+    configure(client, {"steps": 4})
+    assert await inline(client, uri, line, 4) is not None  # the server still answers
+    assert len(await _log_lines(log, r"prefetch#", 0)) == before
