@@ -1,7 +1,8 @@
 """The context cache: encode the whole window on refresh steps, only the spans on the steps between.
 
 A ``LogitsFn`` for ``denoise`` (the loop stays the single loop). On a refresh step the encoder runs on every
-token exactly as ``masked_logits`` does, and each layer's keys and values (rotary applied) are kept. On the
+token (the same numbers as ``masked_logits``, but the last layer runs only where logits are wanted), and
+each layer's keys and values (rotary applied) are kept. On the
 steps between, only the *active* positions run through the layers: every position that may change in this
 run (the span tokens, committed or not, but an end-of-middle tail the length estimate committed on the
 first step) plus its neighbours. Their queries attend to the cached keys/values
@@ -18,7 +19,6 @@ plain full pass on every step.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +27,7 @@ from torch import nn
 
 from lsp_server import defaults
 from lsp_server.denoise import LogitsFn
-from lsp_server.model import LoadedModel, masked_logits
+from lsp_server.model import LoadedModel
 from lsp_server.reuse import ReuseSlot
 from lsp_server.time_conditioning import encoder_inputs
 
@@ -71,18 +71,6 @@ def supports_cache(model: nn.Module | None) -> bool:
         and all(hasattr(layer, "attn") and hasattr(layer.attn, "Wqkv") for layer in layers)
         and hasattr(model, "head") and hasattr(model, "decoder")
     )
-
-
-@contextmanager
-def _capture_qkv(layers: nn.ModuleList):
-    """Collect each layer's fused query/key/value projection (B, T, 3H) during one forward pass."""
-    captured: list[torch.Tensor] = []
-    hooks = [layer.attn.Wqkv.register_forward_hook(lambda _m, _i, out: captured.append(out)) for layer in layers]
-    try:
-        yield captured
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -225,46 +213,89 @@ class ContextCache:
         self.full_passes += 1
         if self.full_passes == 1:
             self._first_masked = positions.clone()
-        model = self.lm.model
-        base = model.model
-        with _capture_qkv(base.layers) as captured:
-            logits = masked_logits(model, ids, attention, positions, self.lm.time, t)
-        width = ids.shape[1]
-        position_ids = torch.arange(width, device=ids.device)[None].expand(ids.shape[0], width)  # (B, T)
-        self._keys, self._values = [], []
-        for layer, qkv in zip(base.layers, captured):
-            _, k, v = _split(layer, qkv)
-            cos, sin = base.rotary_emb(qkv, position_ids, layer.attention_type)  # (B, T, d)
-            self._keys.append(_rotary(k, cos[:, None].float(), sin[:, None].float()).contiguous())
-            self._values.append(v.contiguous())
+        logits = self._encode(ids, attention, positions, t)
         length = self._text_length(ids, attention) if self.full_passes == 1 else None
         if length:
             self.slot.keep(ids, self._keys, self._values, 0, length)  # type: ignore[union-attr]
         return logits.float()
+
+    def _encode(
+        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The encoder on every token, as ModernBERT runs it, keeping each layer's keys and values; the last
+        layer runs its queries, output projection and MLP only where logits are wanted (nothing reads the
+        other positions' last hidden states). Logits (M, V) at ``positions``, row-major."""
+        model = self.lm.model
+        base = model.model
+        batch, width = ids.shape
+        hidden = base.embeddings(**encoder_inputs(model, ids, self.lm.time, t))  # (B, T, H)
+        everything = torch.arange(width, device=ids.device)[None].expand(batch, width)  # (B, T)
+        wanted, valid = active_positions(positions, attention, 0)  # (B, A)
+        kinds = {layer.attention_type for layer in base.layers}
+        plans = {kind: self._plan(kind, everything, attention) for kind in kinds}
+        last = len(base.layers) - 1
+        self._keys, self._values = [], []
+        for i, layer in enumerate(base.layers):
+            plan = plans[layer.attention_type]
+            q, k, v = _split(layer, layer.attn.Wqkv(layer.attn_norm(hidden)))  # (B, heads, T, d)
+            self._keys.append(_rotary(k, plan.cos, plan.sin).contiguous())
+            self._values.append(v.contiguous())
+            if i == last:  # only the wanted positions go on
+                plan = self._plan(layer.attention_type, wanted, attention)
+                q = q.gather(2, wanted[:, None, :, None].expand(-1, q.shape[1], -1, q.shape[-1]))
+                hidden = hidden.gather(1, wanted[:, :, None].expand(-1, -1, hidden.shape[-1]))
+            hidden = self._attend_and_mlp(layer, hidden, q, plan, self._keys[i], self._values[i])
+        hidden = base.final_norm(hidden)
+        return model.decoder(model.head(hidden[valid])).float()  # (M, V)
+
+    def _plan(
+        self, kind: str, queries: torch.Tensor, attention: torch.Tensor, lo: int = 0, hi: int | None = None
+    ) -> _Attend:
+        """Key range ``lo:hi``, mask and rotary tables for ``queries`` (B, A) positions in a layer of ``kind``."""
+        base = self.lm.model.model
+        hi = attention.shape[1] if hi is None else hi
+        window = getattr(self.lm.model.config, "sliding_window", None)
+        keys = torch.arange(lo, hi, device=queries.device)  # (S,)
+        mask = None if bool(attention.bool().all()) else attention[:, None, None, lo:hi].bool()  # (B, 1, 1, S)
+        if kind == "sliding_attention" and window is not None:
+            near = ((queries[:, :, None] - keys).abs() <= window)[:, None]  # (B, 1, A, S)
+            mask = near if mask is None else mask & near
+        cos, sin = base.rotary_emb(self._probe(), queries, kind)  # (B, A, d)
+        return _Attend(lo, hi, mask, cos[:, None].float(), sin[:, None].float())
+
+    def _probe(self) -> torch.Tensor:
+        """A tensor of the model's dtype and device (the rotary module takes both from its input)."""
+        return self.lm.model.model.embeddings.tok_embeddings.weight
+
+    @staticmethod
+    def _attend_and_mlp(
+        layer: nn.Module, hidden: torch.Tensor, q: torch.Tensor, plan: _Attend, keys: torch.Tensor,
+        values: torch.Tensor,
+    ) -> torch.Tensor:
+        """The rest of one layer after its projections: attention of ``q`` (rotary not yet applied) to the
+        keys and values in the plan's range, the output projection and the MLP, both residual."""
+        out = F.scaled_dot_product_attention(
+            _rotary(q, plan.cos, plan.sin), keys[:, :, plan.lo : plan.hi], values[:, :, plan.lo : plan.hi],
+            attn_mask=plan.mask, scale=layer.attn.head_dim**-0.5,
+        )  # (B, heads, A, d)
+        hidden = hidden + layer.attn.Wo(out.transpose(1, 2).reshape(hidden.shape))
+        return hidden + layer.mlp(layer.mlp_norm(hidden))
 
     def _prepare(self, fillable: torch.Tensor, attention: torch.Tensor) -> None:
         """Fix the active slots of this run, and per layer type their key range, mask and rotary tables."""
         self._active, self._valid = active_positions(fillable, attention, self.neighbours)
         self._attend = {}
         active = self._active
-        base = self.lm.model.model
         width = attention.shape[1]
         window = getattr(self.lm.model.config, "sliding_window", None)
-        padded = not bool(attention.bool().all())
-        for layer in base.layers:
+        for layer in self.lm.model.model.layers:
             kind = layer.attention_type
             if kind in self._attend:
                 continue
             lo, hi = 0, width
             if kind == "sliding_attention" and window is not None:
                 lo, hi = max(0, int(active.min()) - window), min(width, int(active.max()) + window + 1)
-            keys = torch.arange(lo, hi, device=active.device)  # (S,)
-            mask = attention[:, None, None, lo:hi].bool() if padded else None  # (B, 1, 1, S)
-            if kind == "sliding_attention" and window is not None:
-                near = ((active[:, :, None] - keys).abs() <= window)[:, None]  # (B, 1, A, S)
-                mask = near if mask is None else mask & near
-            cos, sin = base.rotary_emb(self._keys[0], active, kind)  # (B, A, d)
-            self._attend[kind] = _Attend(lo, hi, mask, cos[:, None].float(), sin[:, None].float())
+            self._attend[kind] = self._plan(kind, active, attention, lo, hi)
 
     def _partial(self, ids: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
         """Run only the active positions; they attend to the cached context and to each other."""
@@ -278,12 +309,7 @@ class ContextCache:
             index = active[:, None, :, None].expand_as(k)  # (B, heads, A, d)
             keys.scatter_(2, index, _rotary(k, plan.cos, plan.sin))  # fresh keys/values of the active slots
             values.scatter_(2, index, v)
-            out = F.scaled_dot_product_attention(
-                _rotary(q, plan.cos, plan.sin), keys[:, :, plan.lo : plan.hi], values[:, :, plan.lo : plan.hi],
-                attn_mask=plan.mask, scale=layer.attn.head_dim**-0.5,
-            )  # (B, heads, A, d)
-            hidden = hidden + layer.attn.Wo(out.transpose(1, 2).reshape(hidden.shape))
-            hidden = hidden + layer.mlp(layer.mlp_norm(hidden))
+            hidden = self._attend_and_mlp(layer, hidden, q, plan, keys, values)
         hidden = base.final_norm(hidden)
         wanted = positions.gather(1, active) & self._valid  # (B, A): masked now; ascending = row-major order
         return model.decoder(model.head(hidden[wanted])).float()  # (M, V)

@@ -3,11 +3,11 @@
 Consecutive ghost-text requests differ by a keystroke or two near the cursor; the rest of the window is the
 same tokens, most of them at the same positions. After a request's first step (every span still masked)
 the context cache (``context_cache.ContextCache``) leaves a ``Snapshot`` here: the window's ids and each
-layer's keys and values. The next request aligns its ids with the snapshot's (longest common prefix and
-suffix): the common prefix keeps its keys and values, the common suffix keeps them rotated to its new
-positions (rotary embeddings compose: rotating by the shift is exact), and only the changed tokens, the spans
-and their neighbours run through the layers, as on the cache's partial steps. So a warm request costs no
-full pass at all.
+layer's keys and values. The next request aligns its ids with the snapshot's (``aligned_runs``: the longest
+common prefix and suffix, and between them runs of equal ids, as when the window's cut moved by a line):
+each run keeps its keys and values, rotated to its new positions when it moved (rotary embeddings compose:
+rotating by the shift is exact), and only the changed tokens, the spans and their neighbours run through the
+layers, as on the cache's partial steps. So a warm request costs no full pass at all.
 
 It is an approximation of the same kind as the context cache: the kept states saw the old text near the
 cursor. ``max_reuses`` bounds how many requests in a row build on one full pass, and an edit of more than
@@ -20,6 +20,7 @@ after the text (length buckets on a GPU) is left out of the alignment.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ class Warm:
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
-    changed: torch.Tensor  # (B, T) bool: tokens not in the common prefix or suffix (their states are unknown)
+    changed: torch.Tensor  # (B, T) bool: tokens in no aligned run, and their neighbours (states to recompute)
     reuses: int
 
 
@@ -60,6 +61,37 @@ def common_ends(old: torch.Tensor, new: torch.Tensor) -> tuple[int, int]:
     differ = (old.flip(0)[:rest] != new.flip(0)[:rest]).nonzero()
     suffix = int(differ[0]) if len(differ) else rest
     return prefix, suffix
+
+
+MIN_RUN = 8  # shortest run of equal ids, between the common prefix and suffix, whose states are reused
+
+
+def aligned_runs(old: torch.Tensor, new: torch.Tensor, min_run: int = MIN_RUN) -> list[tuple[int, int, int]]:
+    """Runs (old start, new start, length) of equal ids in two 1-D id tensors, in order: the common prefix
+    and suffix and, when those cover at least half of ``new``, the matching blocks of at least ``min_run``
+    ids between them (so a window whose cut moved by a line still lines up; two unrelated windows are not
+    searched)."""
+    prefix, suffix = common_ends(old, new)
+    runs = [(0, 0, prefix)] if prefix else []
+    rest_old, rest_new = old[prefix : len(old) - suffix].tolist(), new[prefix : len(new) - suffix].tolist()
+    if rest_old and rest_new and 2 * (prefix + suffix) >= len(new):
+        matcher = difflib.SequenceMatcher(None, rest_old, rest_new, autojunk=False)
+        runs += [(prefix + a, prefix + b, n) for a, b, n in matcher.get_matching_blocks() if n >= min_run]
+    if suffix:
+        runs.append((len(old) - suffix, len(new) - suffix, suffix))
+    return runs
+
+
+def _changed(runs: list[tuple[int, int, int]], width: int) -> torch.Tensor:
+    """(width,) bool: positions of ``new`` in no run, and the token on each side of every seam (a gap, or
+    two runs that moved by different shifts), whose neighbours changed."""
+    changed = torch.ones(width, dtype=torch.bool)
+    for _, b, n in runs:
+        changed[b : b + n] = False
+    seams = [b + n for _, b, n in runs if b + n < width] + [b for _, b, n in runs if b > 0]
+    for at in seams:
+        changed[max(0, at - 1) : at + 1] = True
+    return changed
 
 
 class ReuseSlot:
@@ -85,25 +117,23 @@ class ReuseSlot:
             return None
         padded = ids.shape[1]
         new = ids[0, : length or padded]
-        prefix, suffix = common_ends(snap.ids, new)
-        width, old_width = len(new), len(snap.ids)
-        if width - prefix - suffix > self.max_changed or prefix + suffix == 0:
+        runs = aligned_runs(snap.ids.cpu(), new.cpu())
+        width = len(new)
+        if not runs or width - sum(n for _, _, n in runs) > self.max_changed:
             return None
-        shift = width - old_width
         keys, values = [], []
         for layer, (k_old, v_old) in enumerate(zip(snap.keys, snap.values)):
             k = k_old.new_zeros(*k_old.shape[:2], padded, k_old.shape[-1])
             v = torch.zeros_like(k)
-            k[:, :, :prefix], v[:, :, :prefix] = k_old[:, :, :prefix], v_old[:, :, :prefix]
-            if suffix:
-                tail = k_old[:, :, old_width - suffix :]
-                k[:, :, width - suffix : width] = rotate(tail, shift, layer) if shift else tail
-                v[:, :, width - suffix : width] = v_old[:, :, old_width - suffix :]
+            for a, b, n in runs:
+                run = k_old[:, :, a : a + n]
+                k[:, :, b : b + n] = rotate(run, b - a, layer) if b != a else run
+                v[:, :, b : b + n] = v_old[:, :, a : a + n]
             keys.append(k.expand(ids.shape[0], -1, -1, -1).contiguous())  # each row gets its own copy
             values.append(v.expand(ids.shape[0], -1, -1, -1).contiguous())
-        changed = torch.zeros(1, padded, dtype=torch.bool, device=ids.device)
-        changed[0, max(0, prefix - 1) : width - suffix + 1] = True  # and a token each side of the edit
-        return Warm(keys, values, changed.expand(ids.shape[0], -1), snap.reuses)
+        changed = torch.zeros(1, padded, dtype=torch.bool)
+        changed[0, :width] = _changed(runs, width)
+        return Warm(keys, values, changed.to(ids.device).expand(ids.shape[0], -1), snap.reuses)
 
     def keep(
         self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int,

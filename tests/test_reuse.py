@@ -14,7 +14,7 @@ from lsp_server.denoise import DenoiseConfig
 from lsp_server.holes import Span
 from lsp_server.infill import FillOptions, FillRequest, Infiller
 from lsp_server.model import LoadedModel, load_model
-from lsp_server.reuse import ReuseSlot, common_ends
+from lsp_server.reuse import ReuseSlot, aligned_runs, common_ends
 
 TEXT = "def f(a, b):\n    total = a + b\n    return total\n\n\nvalue = f(1, 2)\nprint(value)\n"
 CURSOR = TEXT.index("    return")
@@ -55,6 +55,30 @@ def _options(reuse: bool = True) -> FillOptions:
 )
 def test_common_ends(old: list[int], new: list[int], ends: tuple[int, int]) -> None:
     assert common_ends(torch.tensor(old), torch.tensor(new)) == ends
+
+
+def test_aligned_runs_find_a_block_that_moved() -> None:
+    old = torch.arange(100, 160)  # 60 distinct ids
+    new = torch.cat([old[:20], torch.tensor([7, 7]), old[20:30], old[36:]])  # 2 typed, a 6-token line gone
+    runs = aligned_runs(old, new, min_run=8)
+    assert runs == [(0, 0, 20), (20, 22, 10), (36, 32, 24)]
+    assert all(torch.equal(old[a : a + n], new[b : b + n]) for a, b, n in runs)
+    assert aligned_runs(old, torch.arange(300, 360)) == []  # unrelated windows: nothing lines up
+    short = torch.cat([old[:5], torch.arange(300, 350), old[55:]])  # mostly different: the middle is not searched
+    assert aligned_runs(old, short) == [(0, 0, 5), (55, 55, 5)]
+
+
+def test_a_warm_start_after_the_windows_cut_moved_recomputes_only_the_seams(lm: LoadedModel) -> None:
+    ids, attention, masked = _sequence(lm)
+    slot = ReuseSlot()
+    ContextCache(lm, refresh_every=16, neighbours=2, slot=slot)(ids, attention, masked)
+    moved = torch.cat([ids[:, :60], ids[:, 66:]], dim=1)  # six tokens after the span are gone
+    rotate = ContextCache(lm, 16)._rotate
+    warm = slot.warm(moved, rotate)
+    assert warm is not None
+    assert warm.changed[0].nonzero().flatten().tolist() == [59, 60]  # the seam, a token each side
+    torch.testing.assert_close(warm.keys[0][:, :, 60:], rotate(slot.snapshot.keys[0][:, :, 66:], -6, 0))
+    torch.testing.assert_close(warm.values[1][:, :, :60], slot.snapshot.values[1][:, :, :60])
 
 
 def test_a_warm_start_on_the_same_ids_matches_the_full_pass(lm: LoadedModel) -> None:
