@@ -81,6 +81,16 @@ async def test_a_keystroke_after_a_prefetch_starts_warm(served) -> None:
     assert "warm=True" in (await _log_lines(log, r"inline#\S+ ok", 4))[-1]
 
 
+async def test_a_cursor_on_a_word_warms_the_end_of_its_line(served) -> None:
+    client, log = served
+    text = fixture_text("sample.py")
+    uri = uri_for("prefetch-word.py")
+    open_doc(client, uri, text)
+    before = len(await _log_lines(log, r"prefetch#- ok", 0))
+    _prefetch(client, uri, _body_line(text, "def perimeter(circle):") - 1, 0)  # on "def"
+    assert len(await _log_lines(log, r"prefetch#- ok", before + 1)) == before + 1
+
+
 async def test_prefetch_is_ignored_where_there_is_nothing_to_do(served) -> None:
     client, log = served
     text = fixture_text("sample.py")

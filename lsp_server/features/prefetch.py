@@ -6,7 +6,8 @@ types, start from the states the previous request left and re-encode only what c
 not an edit (a click, arrow keys, a jump), as llama.vim warms its server's cache while the user is idle.
 The server plans the span an inline request there would fill and runs that fill's first step on the model
 thread, on a background ticket: any other request cancels it, so it never delays real work by more than the
-step it is in.
+step it is in. A cursor resting on a word (Normal mode) has nothing to complete; the end of its line is
+warmed instead, where appending or opening a line below types next.
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
     doc = server.document(uri)
     if not settings.prefetch or doc is None or not settings.enabled_for(doc.language_id) or not server.worker.ready:
         return
-    todo, reason = plan_at(doc.source, LineIndex.of(doc).offset(params.position), doc.language_id, settings)
+    text = doc.source
+    offset = LineIndex.of(doc).offset(params.position)
+    todo, reason = plan_at(text, offset, doc.language_id, settings)
+    if todo is None and offset is not None:  # a cursor on a word (Normal mode): warm the end of its line,
+        end = text.find("\n", offset)  # where appending or opening a line below types next
+        todo, reason = plan_at(text, len(text) if end < 0 else end, doc.language_id, settings)
     if todo is None:
         log.debug("prefetch: nothing to complete (%s)", reason)
         return

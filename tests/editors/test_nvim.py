@@ -160,6 +160,15 @@ def test_tab_falls_back_without_ghost_text(tiny_report: dict[str, Any]) -> None:
     case(tiny_report, "tab_fallback")
 
 
+def test_cursor_rest_sends_prefetch_but_typing_does_not(tiny_report: dict[str, Any]) -> None:
+    """A Normal-mode move that rests: the server runs diffill/prefetch there. Typing, <Esc> after it and a
+    move with prefetch = false send nothing; the next rest is the only prefetch after them."""
+    info = case(tiny_report, "prefetch")["info"]
+    assert "prefetch#- ok" in info["line"] and "warm=" in info["line"]
+    assert info["after"] == info["before"] + 1
+    assert sum("prefetch#- ok" in line for line in tiny_report["server_log"].splitlines()) >= 2
+
+
 def test_fill_code_action_resolves_in_neovim(tiny_report: dict[str, Any]) -> None:
     """vim.lsp.buf.code_action() offers "Fill 3 holes"; picking it resolves the edit and fills the buffer."""
     info = case(tiny_report, "code_action_fill")["info"]

@@ -81,6 +81,13 @@ local function wait_ghost(T, bufnr, client)
   end, 5000)
 end
 
+--- The lines of the server's log (`T.server_log`) that contain `text`.
+local function log_lines(T, text)
+  return vim.tbl_filter(function(line)
+    return line:find(text, 1, true) ~= nil
+  end, vim.fn.readfile(T.server_log))
+end
+
 --- `lines` with LSP-style `range` (a vim.Range, 0-based, byte columns) replaced by `text`.
 local function apply(lines, range, text)
   local before = lines[range.start.row + 1]:sub(1, range.start.col)
@@ -119,8 +126,10 @@ function M.list(T)
     T.eq(nil, resolved.steps, "an invalid option falls back to its default")
     T.eq(false, resolved.keymaps.next, "a keymap can be turned off")
     T.eq("<Tab>", resolved.keymaps.accept, "the other keymaps keep their defaults")
-    local wire = config.server_settings(config.resolve({ steps = 4, hole_marker = "<FILL>", settings = { candidates = 2 } }))
-    T.eq({ languages = { "python" }, steps = 4, holeMarker = "<FILL>", candidates = 2 }, wire, "server settings")
+    local wire = config.server_settings(config.resolve({ steps = 4, hole_marker = "<FILL>", prefetch = false,
+      settings = { candidates = 2 } }))
+    T.eq({ languages = { "python" }, steps = 4, holeMarker = "<FILL>", prefetch = false, candidates = 2 }, wire,
+      "server settings")
     T.eq("", diffill.statusline(), "no statusline before a server serves the buffer")
   end)
 
@@ -289,6 +298,41 @@ function M.list(T)
     T.type("<Esc>")
   end)
 
+  case("prefetch", function(info)
+    local bufnr = T.edit("inline.py")
+    T.ready_client(bufnr)
+    local rest = 600 -- well past the plugin's rest time (200 ms)
+    T.sleep(rest) -- the cursor move of :edit settles (on "def": nothing to prefetch there)
+    local ok_before = #log_lines(T, "prefetch#- ok")
+    T.type("2G$") -- Normal mode, onto the space that ends "    result = a + "
+    info.line = T.wait("the server to run a prefetch", function()
+      local ok = log_lines(T, "prefetch#- ok")
+      return #ok > ok_before and ok[#ok]
+    end)
+    T.check(info.line:find("warm=", 1, true), "no warm= in the prefetch line %q", info.line)
+
+    -- Nothing of what follows may be sent; each would end where the server has something to prefetch.
+    info.before = #log_lines(T, "prefetch#-")
+    T.type("Ax ") -- typing (Neovim asks for ghost text itself)
+    T.sleep(rest)
+    T.type("<Esc>") -- a move, but right after an edit: onto the space just typed
+    T.sleep(rest)
+    -- prefetch = false in the plugin (the wire setting forced on: the plugin's own check is what counts)
+    diffill.setup(vim.tbl_extend("force", T.setup_opts, { prefetch = false, settings = { prefetch = true } }))
+    T.type("k") -- onto the ":" of "def add(a, b):"
+    T.sleep(rest)
+    diffill.setup(T.setup_opts)
+
+    -- A rest now is sent; a prefetch sent above would have been logged before it.
+    T.type("4G") -- the empty line below the function
+    T.wait("the server to run the prefetch on the empty line", function()
+      return #log_lines(T, "prefetch#- ok") > ok_before + 1
+    end)
+    T.sleep(rest)
+    info.after = #log_lines(T, "prefetch#-")
+    T.eq(info.before + 1, info.after, "prefetch lines after typing, <Esc>, a move with prefetch = false and a rest")
+  end)
+
   case("code_action_fill", function(info)
     local bufnr = T.edit("holes.py")
     T.ready_client(bufnr)
@@ -383,12 +427,26 @@ function M.list(T)
     vim.fn.writefile(vim.fn.readfile(src), doc .. "/diffill.txt")
     vim.cmd("helptags " .. vim.fn.fnameescape(doc))
     local tags = table.concat(vim.fn.readfile(doc .. "/tags"), "\n")
-    for _, tag in ipairs({ "diffill.txt", "diffill-options", ":DiffillFill", ":DiffillRewrite", "diffill.statusline()" }) do
+    for _, tag in ipairs({ "diffill.txt", "diffill-options", ":DiffillFill", ":DiffillRewrite", "diffill.statusline()",
+      "diffill-prefetch" }) do
       T.check(tags:find(tag, 1, true), "no help tag %s", tag)
     end
   end)
 
   return cases
+end
+
+--- `cmd` logging to a file the cases can read (`T.server_log`): its own --log-file, else one in the
+--- scratch directory.
+local function with_log_file(T, cmd)
+  for i, arg in ipairs(cmd) do
+    if arg == "--log-file" and cmd[i + 1] then
+      T.server_log = cmd[i + 1]
+      return cmd
+    end
+  end
+  T.server_log = T.work .. "/server.log"
+  return vim.list_extend(vim.deepcopy(cmd), { "--log-file", T.server_log })
 end
 
 --- Start diffill the way a user's config does.
@@ -397,7 +455,7 @@ function M.setup(T)
   local model = vim.env.DIFFILL_NVIM_MODEL
   vim.cmd("runtime plugin/diffill.lua")
   T.check(vim.fn.exists(":DiffillFill") == 2, "plugin/diffill.lua did not define :DiffillFill")
-  T.setup_opts = { cmd = cmd, model = model ~= "" and model or nil, device = "cpu" }
+  T.setup_opts = { cmd = with_log_file(T, cmd), model = model ~= "" and model or nil, device = "cpu" }
   require("diffill").setup(T.setup_opts)
 end
 

@@ -3,7 +3,8 @@
 ---   nvim --headless -u NONE -i NONE --cmd "set rtp^=editors/nvim" -c "luafile editors/nvim/tests/run.lua"
 ---
 --- Environment:
----   DIFFILL_NVIM_CMD    server command as a JSON list (default ["diffill", "serve"])
+---   DIFFILL_NVIM_CMD    server command as a JSON list (default ["diffill", "serve"]); without a
+---                       --log-file, one in the scratch directory is added (the cases read the log)
 ---   DIFFILL_NVIM_MODEL  checkpoint directory (default: the bundled model)
 ---   DIFFILL_NVIM_CASES  comma-separated case names (default: all, in order)
 ---   DIFFILL_NVIM_WORK   scratch directory for fixture copies (default: a temp dir)

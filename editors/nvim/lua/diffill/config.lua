@@ -55,6 +55,7 @@ M.server_options = {
   complete_in_comments = { "completeInComments", is_bool },
   complete_in_strings = { "completeInStrings", is_bool },
   multiline_on_empty_line = { "multilineOnEmptyLine", is_bool },
+  prefetch = { "prefetch", is_bool }, -- tell the server where the cursor rests (false: the plugin sends nothing)
 }
 
 --- Defaults of the editor-side options (documented in :help diffill-options).

@@ -14,7 +14,9 @@ local function on_attach(ev)
   if not client or client.name ~= lsp.name then
     return
   end
-  require("diffill.inline").attach(ev.buf, require("diffill.config").current)
+  local config = require("diffill.config").current
+  require("diffill.inline").attach(ev.buf, config)
+  require("diffill.prefetch").attach(ev.buf, client, config)
 end
 
 --- $/progress of a diffill client: the statusline always, vim.notify when a job starts (and when one we

@@ -13,6 +13,7 @@ M.name = "diffill"
 M.FILL = "diffill/fill"
 M.STATUS = "diffill/status"
 M.STATUS_CHANGED = "diffill/statusChanged"
+M.PREFETCH = "diffill/prefetch"
 
 local has_011 = vim.fn.has("nvim-0.11") == 1
 local group = vim.api.nvim_create_augroup("diffill.lsp", { clear = true })
