@@ -2,10 +2,10 @@
 
 ``editors/vscode/e2e/run.mjs`` installs the packaged extension into a fresh code-server, opens a Python file
 and drives the page: ghost text accepted with Tab, "Fill holes" and "Rewrite selection" from the command
-palette, the "Fill 1 hole" code action, a changed setting, "Restart server" and "Show log". It runs once per
-module and writes a JSON report; each test here checks one case of it. The model is a tiny random
-checkpoint, so the cases check structure (no hole left, only the selection changed, the accepted text is
-the one shown), not quality.
+palette, the "Fill 1 hole" code action, a changed setting, "Restart server" and "Show log", and a caret move
+that makes the server prefetch (while typing does not). It runs once per module and writes a JSON report;
+each test here checks one case of it. The model is a tiny random checkpoint, so the cases check structure
+(no hole left, only the selection changed, the accepted text is the one shown), not quality.
 
 Needs what ``editors/vscode/e2e/setup.sh`` installs (Debian chromium and libkrb5-dev; Node 24, code-server
 and playwright-core under ``editors/vscode/e2e/.tools``; the extension's node_modules). Without them the
@@ -121,3 +121,7 @@ def test_a_changed_setting_reaches_the_server(report: dict[str, Any]) -> None:
 
 def test_restart_and_log_and_settings_accepted(report: dict[str, Any]) -> None:
     check(report, "restart_and_log")
+
+
+def test_a_caret_move_prefetches_and_typing_does_not(report: dict[str, Any]) -> None:
+    check(report, "prefetch")

@@ -9,7 +9,9 @@
 //   4. the light bulb's "Fill 1 hole" code action (resolved by the server) fills a new hole,
 //   5. a setting edited in VS Code's settings.json reaches the server (workspace/didChangeConfiguration),
 //   6. "diffill: Restart server" brings up a new server whose model gets ready, "diffill: Show log" shows
-//      the log, and the server reported no invalid setting from the extension.
+//      the log, and the server reported no invalid setting from the extension,
+//   7. a caret move that is not an edit makes the new server warm the context there (diffill/prefetch),
+//      and typing sends no prefetch.
 // The document is read back from disk (files.autoSave), so the checks see what VS Code wrote, not pixels.
 // code-server is stopped by its pid (process group) at the end, pass or fail.
 //
@@ -393,6 +395,30 @@ async function checkRestartAndLog(page, dirs, artifacts) {
   if (problems.length) fail(`the server rejected settings the extension sent: ${problems[0]}`);
 }
 
+async function checkPrefetch(page, dirs, artifacts) {
+  const serverLog = join(artifacts, 'server.log');
+  const lines = (...parts) => readFileSync(serverLog, 'utf8').split('\n').filter((l) => parts.every((p) => l.includes(p)));
+  const warmed = () => lines('diffill.requests: prefetch#- ok', 'mode=block');
+  const received = () => lines("Notification 'diffill/prefetch' received").length;
+  const before = warmed().length;
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('End'); // the caret rests at the end of "def mean(values):", a block opener
+  await waitFor('a "prefetch#- ok ... mode=block" line in the server log', () => warmed().length > before, 30_000);
+  log(`the server warmed the caret: ${warmed().at(-1).replace(/^.*diffill\.requests: /, '')}`);
+  // Typing must not prefetch, though VS Code reports its caret changes as Keyboard moves (late ones in a burst).
+  const sent = received(); // the server logs every notification at debug level
+  await page.keyboard.press('Enter');
+  for (const ch of 'x = ') {
+    await page.keyboard.type(ch);
+    await page.waitForTimeout(150);
+  }
+  await page.keyboard.type('len(values)');
+  await page.waitForTimeout(3000); // many times PREFETCH_DELAY_MS
+  await page.keyboard.press('Escape');
+  if (received() !== sent) fail(`typing sent diffill/prefetch (${received() - sent} notifications)`);
+}
+
 const CHECKS = [
   ['ghost_text', 'ghost text from the server, accepted with Tab', checkGhostText],
   ['fill_holes', 'Fill holes from the command palette leaves no ???', checkFillHoles],
@@ -400,6 +426,7 @@ const CHECKS = [
   ['code_action_fill', 'the "Fill 1 hole" code action fills the hole', checkCodeActionFill],
   ['settings_change', 'a changed setting reaches the server', checkSettingsChange],
   ['restart_and_log', 'Restart server and Show log; the server took every setting', checkRestartAndLog],
+  ['prefetch', 'a caret move warms the server (diffill/prefetch); typing does not', checkPrefetch],
 ];
 
 function writeReport(path, results) {

@@ -35,6 +35,10 @@ export function holeMarker(): string {
   return config().get<string>('holeMarker') ?? '???';
 }
 
+export function prefetchEnabled(): boolean {
+  return config().get<boolean>('prefetch') ?? true;
+}
+
 /** Whether a change needs a new client (server command, languages) rather than a settings notification. */
 export function needsRestart(event: vscode.ConfigurationChangeEvent): boolean {
   return RESTART_KEYS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`));

@@ -4,7 +4,8 @@
  * One LanguageClient runs `diffill serve` over stdio for the enabled languages. Settings go to the server
  * as `initializationOptions` and, on change, as `workspace/didChangeConfiguration`; a change of the
  * server command or of the languages starts a new client. Inline completions come through the client's
- * LSP inline-completion support; the status bar follows `diffill/status` and `diffill/statusChanged`.
+ * LSP inline-completion support; the status bar follows `diffill/status` and `diffill/statusChanged`; a
+ * Prefetcher per client sends `diffill/prefetch` where the caret comes to rest.
  */
 import * as vscode from 'vscode';
 import {
@@ -15,6 +16,7 @@ import { SECTION, enabledLanguages, needsRestart, readServerCommand, readServerS
 import { CMD_FILL_HOLES, STATUS_CHANGED, STATUS_REQUEST } from './lib/fill';
 import { documentSelector } from './lib/settings';
 import { ServerStatus } from './lib/status';
+import { Prefetcher } from './prefetch';
 import { StatusBar } from './status';
 
 class Diffill implements Host {
@@ -27,8 +29,9 @@ class Diffill implements Host {
     const { command, args } = readServerCommand();
     // No `transport`: TransportKind.stdio would append `--stdio`, which `diffill serve` does not take.
     const serverOptions: ServerOptions = { command, args };
+    const selector = documentSelector(enabledLanguages());
     const clientOptions: LanguageClientOptions = {
-      documentSelector: documentSelector(enabledLanguages()),
+      documentSelector: selector,
       initializationOptions: readServerSettings(),
       outputChannel: this.log,
       middleware: {
@@ -52,6 +55,7 @@ class Diffill implements Host {
         this.status.setClient(event.newState === State.Running ? 'running' : event.newState === State.Starting ? 'starting' : 'stopped');
       }),
       client.onNotification(STATUS_CHANGED, (status: ServerStatus) => this.status.setStatus(status)),
+      new Prefetcher(client, selector, this.log),
     ];
     this.log.info(`starting ${command} ${args.join(' ')}`);
     this.status.setClient('starting');

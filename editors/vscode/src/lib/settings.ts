@@ -27,6 +27,7 @@ export const SERVER_KEYS: Readonly<Record<string, string>> = {
   completeInComments: 'completeInComments',
   completeInStrings: 'completeInStrings',
   multilineOnEmptyLine: 'multilineOnEmptyLine',
+  prefetch: 'prefetch',
 };
 
 export type Settings = Record<string, unknown>;
