@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ def test_variant_specs() -> None:
     assert parse_variant("baseline").apply(FillOptions()).denoise.threshold is None
     with_syntax = parse_variant("default,syntax=1").apply(FillOptions())
     assert with_syntax.syntax_check is not None and with_syntax.denoise == FillOptions().denoise
-    for bad in ("fast", "steps=x", "speed=3", "threshold=2", "default,steps=3"):
+    fewer = parse_variant("default,steps=8").apply(FillOptions())
+    assert fewer.denoise == replace(FillOptions().denoise, steps=8) and fewer.cache == FillOptions().cache
+    for bad in ("fast", "steps=x", "speed=3", "threshold=2", "default,cache=3"):
         with pytest.raises(VariantError):
             parse_variant(bad)
     assert [v.name for v in parse_variants(["default"])] == ["plain", "default"]

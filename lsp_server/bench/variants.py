@@ -7,7 +7,7 @@
 - ``default``: the base options as they are: what ``diffill fill`` uses by default (the server and the
   evaluation share the same engine defaults).
 - ``steps=8,threshold=0.9,cache=4,neighbours=8,window=256,order=left-to-right,syntax=1,parallel=1``:
-  anything else, starting from ``baseline`` (or from a preset named first: ``default,parallel=0``); the
+  anything else, starting from ``baseline`` (or from a preset named first: ``default,steps=8``); the
   unmasking order is the base options' unless given.
 - ``warm=N`` (with any of the above): typing. Each measured request follows N requests for the same text
   with N, N-1, ..., 1 characters before the first span missing (the first of them cold), and the context
@@ -66,6 +66,8 @@ class Variant:
         if self.warm:
             base = replace(base, cache=replace(base.cache, reuse=True))
         if self.current:
+            if self.steps is not None:  # default,steps=N
+                base = replace(base, denoise=replace(base.denoise, steps=self.steps))
             return replace(base, window=window)
         order = UnmaskOrder(self.order) if self.order else base.denoise.order
         denoise = replace(base.denoise, steps=self.steps or DenoiseConfig().steps, threshold=self.threshold,
@@ -94,7 +96,7 @@ _KEYS = {
     "syntax": lambda v: bool(int(v)), "parallel": lambda v: bool(int(v)),
     "warm": int,
 }
-WITH_DEFAULT = ("window", "syntax", "parallel", "warm")  # the keys that may follow the ``default`` preset
+WITH_DEFAULT = ("steps", "window", "syntax", "parallel", "warm")  # the keys that may follow the ``default`` preset
 PRESETS = {
     "plain": {"steps": PLAIN_STEPS},
     "baseline": {},
