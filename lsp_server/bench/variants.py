@@ -68,6 +68,8 @@ class Variant:
         if self.current:
             if self.steps is not None:  # default,steps=N
                 base = replace(base, denoise=replace(base.denoise, steps=self.steps))
+            if self.threshold is not None:  # default,threshold=P
+                base = replace(base, denoise=replace(base.denoise, threshold=self.threshold))
             return replace(base, window=window)
         order = UnmaskOrder(self.order) if self.order else base.denoise.order
         denoise = replace(base.denoise, steps=self.steps or DenoiseConfig().steps, threshold=self.threshold,
@@ -96,7 +98,8 @@ _KEYS = {
     "syntax": lambda v: bool(int(v)), "parallel": lambda v: bool(int(v)),
     "warm": int,
 }
-WITH_DEFAULT = ("steps", "window", "syntax", "parallel", "warm")  # the keys that may follow the ``default`` preset
+# the keys that may follow the ``default`` preset
+WITH_DEFAULT = ("steps", "threshold", "window", "syntax", "parallel", "warm")
 PRESETS = {
     "plain": {"steps": PLAIN_STEPS},
     "baseline": {},
