@@ -10,6 +10,11 @@ with a range).
 - Ghost text while typing: the emptied line is typed back one character at a time (``didChange``, then a
   request at the new cursor; when the line is complete it is emptied again), as an editor sends them with
   no debounce. These requests reuse the previous one's states.
+- Ghost text after the cursor rested: in another file each time, the cursor comes to rest on the emptied
+  line (``diffill/prefetch``, as the editor plugins send it; the bench waits for the server to finish it,
+  as a user's pause would), then the first character of the line is typed and the request timed.
+
+Each ghost-text case also counts its requests that started from earlier states (``warm`` in the log).
 
 Usage: python benchmarks/server_latency.py [--model DIR] [--device cpu] [--steps 16] [--threads 1]
                                            [--reps 20] [--file PY] [--out FILE]
@@ -121,11 +126,18 @@ def open_doc(client: LanguageClient, name: str, text: str) -> str:
     return uri
 
 
-async def timed(reps: int, call: Callable[[], Awaitable[int]]) -> dict[str, float]:
-    """Run ``call`` (which returns how many items/edits came back) ``reps`` times after one warm-up."""
+async def timed(
+    reps: int, call: Callable[[], Awaitable[int]], prepare: Callable[[], Awaitable[object]] | None = None
+) -> dict[str, float]:
+    """Run ``call`` (which returns how many items/edits came back) ``reps`` times after one warm-up;
+    ``prepare`` runs, untimed, before each call."""
+    if prepare is not None:
+        await prepare()
     await call()
     times, empty = [], 0
     for _ in range(reps):
+        if prepare is not None:
+            await prepare()
         started = time.perf_counter()
         count = await call()
         times.append(1000 * (time.perf_counter() - started))
@@ -134,6 +146,28 @@ async def timed(reps: int, call: Callable[[], Awaitable[int]]) -> dict[str, floa
         "n": reps, "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
         "mean_ms": sum(times) / len(times), "empty": empty,
     }
+
+
+def log_lines(log_file: Path, marker: str) -> list[str]:
+    """The server log's lines that contain ``marker``."""
+    return [s for s in log_file.read_text(encoding="utf-8").splitlines() if marker in s]
+
+
+async def wait_for(done: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not log the prefetch in time")
+        await asyncio.sleep(0.01)
+
+
+async def counted_warm(log_file: Path, timing: Awaitable[dict[str, float]]) -> dict[str, float]:
+    """``timing``'s result with ``warm``: how many of its ghost-text requests (warm-up included) started from
+    the states an earlier request or prefetch left."""
+    before = len(log_lines(log_file, "inline#"))
+    result = await timing
+    lines = log_lines(log_file, "inline#")[before:]
+    return {**result, "warm": sum("warm=True" in s for s in lines), "requests": len(lines)}
 
 
 class Typist:
@@ -147,6 +181,14 @@ class Typist:
 
     def next_keystroke(self) -> types.Position:
         self.typed = self.typed + 1 if self.typed < len(self.code) else 0  # a complete line is emptied again
+        return self._send()
+
+    def empty(self) -> types.Position:
+        """Empty the line again; the cursor after its indentation."""
+        self.typed = 0
+        return self._send()
+
+    def _send(self) -> types.Position:
         self.lines[self.row] = self.indent + self.code[: self.typed]
         self.version += 1
         change = types.TextDocumentContentChangeWholeDocument(text="\n".join(self.lines))
@@ -167,10 +209,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"the model did not load: {status.error}")
         ghost_text, cursor, code = ghost_case(source)
         ghost_uri = open_doc(client, "ghost", ghost_text)
-        cold = []
+        cold, resting = [], []
         for name in COLD_FILES:
-            text, position, _ = ghost_case((HERE.parent / "lsp_server" / name).read_text(encoding="utf-8"))
+            text, position, line = ghost_case((HERE.parent / "lsp_server" / name).read_text(encoding="utf-8"))
             cold.append((open_doc(client, f"cold-{name}", text), position))
+            rest_uri = open_doc(client, f"rest-{name}", text)
+            resting.append((rest_uri, Typist(client, rest_uri, text, position, line)))
         typist = Typist(client, ghost_uri, ghost_text, cursor, code)
         turn = 0
         holes_uri = open_doc(client, "holes", holes_case(source))
@@ -193,6 +237,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async def ghost_typing() -> int:
             return await ghost(ghost_uri, typist.next_keystroke())
 
+        async def rest_cursor() -> None:
+            """In the next file, empty the line, rest the cursor there and wait for the prefetch to run."""
+            nonlocal turn
+            turn += 1
+            uri, rest = resting[turn % len(resting)]
+            cursor = rest.empty()
+            done = len(log_lines(log_file, "prefetch#"))
+            params = {"textDocument": {"uri": uri}, "position": client.protocol._converter.unstructure(cursor)}
+            client.protocol.notify("diffill/prefetch", params)
+            await wait_for(lambda: len(log_lines(log_file, "prefetch#")) > done)
+
+        async def ghost_after_rest() -> int:
+            uri, rest = resting[turn % len(resting)]
+            return await ghost(uri, rest.next_keystroke())
+
         async def fill(uri: str, rng: types.Range | None) -> int:
             params: dict[str, Any] = {"textDocument": {"uri": uri}}
             if rng is not None:
@@ -200,8 +259,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return len((await client.protocol.send_request_async("diffill/fill", params)).edits)
 
         results = {
-            "ghost text, cold": await timed(args.reps, ghost_cold),
-            "ghost text, typing": await timed(args.reps, ghost_typing),
+            "ghost text, cold": await counted_warm(log_file, timed(args.reps, ghost_cold)),
+            "ghost text, typing": await counted_warm(log_file, timed(args.reps, ghost_typing)),
+            "ghost text, after rest": await counted_warm(log_file, timed(args.reps, ghost_after_rest, rest_cursor)),
             "3-hole fill": await timed(args.reps, lambda: fill(holes_uri, None)),
             "20-line rewrite": await timed(args.reps, lambda: fill(rewrite_uri, region)),
         }
@@ -228,9 +288,11 @@ def main() -> int:
     args = p.parse_args()
     report = asyncio.run(run(args))
     print(f"model {report['model']} on {report['device']} ({report['machine']}), steps {args.steps}")
-    print(f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6}")
+    print(f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6} {'warm':>6}")
     for name, r in report["results"].items():
-        print(f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6}")
+        warm = f"{r['warm']}/{r['requests']}" if "warm" in r else "-"
+        print(f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6} "
+              f"{warm:>6}")
     print(f"server log: {report['server_log']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
