@@ -25,6 +25,8 @@ def test_variant_specs() -> None:
     assert parse_variant("baseline").apply(FillOptions()).denoise.threshold is None
     with_syntax = parse_variant("default,syntax=1").apply(FillOptions())
     assert with_syntax.syntax_check is not None and with_syntax.denoise == FillOptions().denoise
+    assert parse_variant("default,end=0.5").apply(FillOptions()).end_probability == 0.5
+    assert parse_variant("end=0").apply(FillOptions()).end_probability is None
     fewer = parse_variant("default,steps=8").apply(FillOptions())
     assert fewer.denoise == replace(FillOptions().denoise, steps=8) and fewer.cache == FillOptions().cache
     for bad in ("fast", "steps=x", "speed=3", "threshold=2", "default,cache=3"):

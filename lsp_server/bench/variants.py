@@ -49,6 +49,7 @@ class Variant:
     syntax: bool | None = None  # the syntax check of post-processing on/off (None: as the base options)
     parallel: bool | None = False  # each span commits its share every step (None: as the base options)
     warm: int = 0  # requests typed before each measured one, whose cached states it reuses (0: cold)
+    end: float | None = None  # the length estimate's end-of-middle probability (None: the base options'; 0: off)
     current: bool = False  # use FillOptions()'s denoising and cache settings as they are
 
     @property
@@ -65,6 +66,8 @@ class Variant:
             base = replace(base, denoise=replace(base.denoise, parallel_spans=self.parallel))
         if self.warm:
             base = replace(base, cache=replace(base.cache, reuse=True))
+        if self.end is not None:
+            base = replace(base, end_probability=self.end or None)
         if self.current:
             if self.steps is not None:  # default,steps=N
                 base = replace(base, denoise=replace(base.denoise, steps=self.steps))
@@ -90,16 +93,17 @@ class Variant:
             "syntax_check": options.syntax_check is not None,
             "parallel_spans": options.denoise.parallel_spans,
             "warm": self.warm,
+            "end_probability": options.end_probability,
         }
 
 
 _KEYS = {
     "steps": int, "threshold": float, "cache": int, "neighbours": int, "window": int, "order": str,
     "syntax": lambda v: bool(int(v)), "parallel": lambda v: bool(int(v)),
-    "warm": int,
+    "warm": int, "end": float,
 }
 # the keys that may follow the ``default`` preset
-WITH_DEFAULT = ("steps", "threshold", "window", "syntax", "parallel", "warm")
+WITH_DEFAULT = ("steps", "threshold", "window", "syntax", "parallel", "warm", "end")
 PRESETS = {
     "plain": {"steps": PLAIN_STEPS},
     "baseline": {},
@@ -111,7 +115,8 @@ def parse_variant(spec: str) -> Variant:
     """A preset (plain, baseline, default) and/or ``key=value`` items, comma-separated: ``default,syntax=1``.
 
     Keys: steps, threshold, cache, neighbours, window, order, syntax (0/1), parallel (0/1), warm (requests
-    typed before); a spec without a preset starts from ``baseline``.
+    typed before), end (the length estimate's end-of-middle probability, 0: off); a spec without a preset
+    starts from ``baseline``.
     """
     spec = spec.strip()
     items = [item.strip() for item in spec.split(",")]
