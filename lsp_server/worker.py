@@ -6,7 +6,7 @@ keys (kind of work, document): opening a ticket supersedes the older one of the 
 at its next denoising step (the engine checks ``should_stop`` before every step) or never starts, and its
 caller gets None. A cancelled request (``$/cancelRequest`` or a progress cancel) stops its ticket the same
 way. Background tickets (prefetch: warming the context where the cursor rests) give way to everything:
-opening any other ticket cancels them. The holder knows nothing of LSP: it reports state changes through a
+opening any other ticket cancels them, and they do not make the model show as busy. The holder knows nothing of LSP: it reports state changes through a
 callback.
 """
 
@@ -171,7 +171,9 @@ class Worker:
         if infiller is None or ticket.cancelled:
             self.release(ticket)
             return None
-        self._count(+1)
+        counted = not ticket.background  # warming a cache is not work the user waits for: no "busy"
+        if counted:
+            self._count(+1)
         queued = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(
@@ -181,7 +183,8 @@ class Worker:
             ticket.cancel()
             raise
         finally:
-            self._count(-1)
+            if counted:
+                self._count(-1)
             self.release(ticket)
 
     @staticmethod

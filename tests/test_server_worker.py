@@ -121,6 +121,7 @@ async def test_background_work_gives_way_to_any_other_ticket(gate: threading.Eve
     warm = worker.ticket(("prefetch",), "prefetch", background=True)
     running = asyncio.ensure_future(worker.run(warm, _slow_job()))
     await _until(lambda: warm.steps > 0)
+    assert worker.state is ModelState.READY  # background work does not show as busy
     later = worker.ticket(("prefetch",), "later prefetch", background=True)
     assert warm.cancelled and not later.cancelled  # a newer prefetch supersedes the older one
     request = worker.ticket(("inline", "a"), "request")
