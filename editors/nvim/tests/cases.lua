@@ -331,6 +331,15 @@ function M.list(T)
     T.sleep(rest)
     info.after = #log_lines(T, "prefetch#-")
     T.eq(info.before + 1, info.after, "prefetch lines after typing, <Esc>, a move with prefetch = false and a rest")
+
+    -- Coming back to the buffer from another one is a rest too: the first keystroke there starts warm.
+    local ok_now = #log_lines(T, "prefetch#- ok")
+    vim.cmd("enew")
+    T.sleep(rest)
+    vim.cmd("buffer " .. bufnr)
+    T.wait("a prefetch on entering the buffer again", function()
+      return #log_lines(T, "prefetch#- ok") > ok_now
+    end)
   end)
 
   case("code_action_fill", function(info)
