@@ -11,7 +11,7 @@
 //   6. "diffill: Restart server" brings up a new server whose model gets ready, "diffill: Show log" shows
 //      the log, and the server reported no invalid setting from the extension,
 //   7. a caret move that is not an edit makes the new server warm the context there (diffill/prefetch),
-//      and typing sends no prefetch.
+//      typing sends no prefetch, and switching to another editor and back prefetches in each.
 // The document is read back from disk (files.autoSave), so the checks see what VS Code wrote, not pixels.
 // code-server is stopped by its pid (process group) at the end, pass or fail.
 //
@@ -119,6 +119,7 @@ function prepare(root, artifacts) {
   mkdirSync(dirs.extensions, { recursive: true });
   mkdirSync(dirs.workspace, { recursive: true });
   writeFileSync(join(dirs.workspace, 'main.py'), SOURCE);
+  writeFileSync(join(dirs.workspace, 'other.py'), 'def double(x):\n    return 2 * x\n');
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
   const settings = {
     'diffill.model': model,
@@ -238,17 +239,23 @@ function readyStatus(page) {
   return page.locator('.statusbar-item', { hasText: '· cpu', has: page.locator('.codicon-sparkle') }).first();
 }
 
+/** Open `name` with Quick Open (Ctrl+P) and wait for its editor to show `text`. */
+async function quickOpen(page, name, text) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 20_000 });
+  await input.fill(name);
+  // Enter picks the focused row: wait until the filter put the file there (recent files come first).
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: name }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.monaco-editor .view-lines', { hasText: text }).first().waitFor({ timeout: 20_000 });
+}
+
 async function openWorkbench(page, port, dirs) {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded');
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 20_000 });
-  await input.fill('main.py');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.py' }).first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.monaco-editor .view-lines', { hasText: 'def mean' }).waitFor({ timeout: 20_000 });
+  await quickOpen(page, 'main.py', 'def mean');
   log('main.py open');
   // The extension activates on the Python file; its status item shows model · device, with a sparkle once
   // the model is ready.
@@ -417,6 +424,13 @@ async function checkPrefetch(page, dirs, artifacts) {
   await page.waitForTimeout(3000); // many times PREFETCH_DELAY_MS
   await page.keyboard.press('Escape');
   if (received() !== sent) fail(`typing sent diffill/prefetch (${received() - sent} notifications)`);
+  // Switching to another editor and back leaves the caret resting in each: both are rests.
+  const ok = () => lines('diffill.requests: prefetch#- ok').length;
+  const switched = ok();
+  await quickOpen(page, 'other.py', 'def double');
+  await waitFor('a prefetch in the editor switched to', () => ok() > switched, 30_000);
+  await quickOpen(page, 'main.py', 'def mean');
+  await waitFor('a prefetch on switching back', () => ok() > switched + 1, 30_000);
 }
 
 const CHECKS = [

@@ -1,17 +1,21 @@
 /**
- * Sends `diffill/prefetch` when the active editor's caret comes to rest after a move that was not an edit
- * (the decisions are in lib/prefetch.ts). One Prefetcher per language client, disposed with it.
+ * Sends `diffill/prefetch` when the active editor's caret comes to rest after a move that was not an edit,
+ * or after switching to an editor (the decisions are in lib/prefetch.ts). One Prefetcher per language
+ * client, disposed with it.
  */
 import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { prefetchEnabled } from './config';
 import { Position } from './lib/fill';
 import {
-  Caret, PREFETCH_DELAY_MS, PREFETCH_NOTIFICATION, insertedEnd, isCaret, isCaretMove, prefetchParams,
+  Caret, PREFETCH_DELAY_MS, PREFETCH_NOTIFICATION, insertedEnd, isCaret, isCaretMove, prefetchParams, sameCaret,
 } from './lib/prefetch';
 
 export class Prefetcher implements vscode.Disposable {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** What the timer waits on: the caret a move left, or (no caret) an editor just switched to, whose caret
+   * VS Code restores after the switch with selection changes of its own. */
+  private pending: { editor: vscode.TextEditor; version: number; caret?: Caret } | undefined;
   /** Where each document's last edit left its inserted text. */
   private readonly editEnds = new WeakMap<vscode.TextDocument, Position[]>();
   private readonly listeners: vscode.Disposable[];
@@ -27,16 +31,44 @@ export class Prefetcher implements vscode.Disposable {
         this.editEnds.set(document, contentChanges.map((change) => insertedEnd(change.range.start, change.text)));
       }),
       vscode.window.onDidChangeTextEditorSelection((event) => this.selectionChanged(event)),
+      vscode.window.onDidChangeActiveTextEditor((editor) => (editor ? this.wait(editor) : this.stop())),
     ];
   }
 
-  /** Every selection change ends the wait; a caret move starts a new one. */
+  /** A caret move starts a new wait. Any other selection change ends it, but those that only echo what is
+   * waited on: the same caret, or the caret an editor just switched to gets back (no edit since). */
   private selectionChanged(event: vscode.TextEditorSelectionChangeEvent): void {
+    const editor = event.textEditor;
+    const editEnds = this.editEnds.get(editor.document) ?? [];
+    if (isCaretMove(event.kind, event.selections, editEnds)) {
+      this.wait(editor, this.caret(editor));
+      return;
+    }
+    const p = this.pending;
+    const echo = p !== undefined && p.editor === editor && editor.document.version === p.version
+      && (p.caret === undefined || (isCaret(event.selections) && sameCaret(p.caret, this.caret(editor))));
+    if (!echo) this.stop();
+  }
+
+  /** Wait for the rest; `caret` undefined: the editor's caret when the wait ends (a switch to `editor`). */
+  private wait(editor: vscode.TextEditor, caret?: Caret): void {
+    this.stop();
+    const pending = { editor, version: editor.document.version, caret };
+    this.pending = pending;
+    this.timer = setTimeout(() => {
+      this.pending = undefined;
+      if (pending.caret !== undefined) {
+        this.send(pending.caret);
+      } else if (vscode.window.activeTextEditor === editor && editor.document.version === pending.version
+        && isCaret(editor.selections)) {
+        this.send(this.caret(editor));
+      }
+    }, PREFETCH_DELAY_MS);
+  }
+
+  private stop(): void {
     clearTimeout(this.timer);
-    const editEnds = this.editEnds.get(event.textEditor.document) ?? [];
-    if (!isCaretMove(event.kind, event.selections, editEnds)) return;
-    const rested = this.caret(event.textEditor);
-    this.timer = setTimeout(() => this.send(rested), PREFETCH_DELAY_MS);
+    this.pending = undefined;
   }
 
   private send(rested: Caret): void {
@@ -63,7 +95,7 @@ export class Prefetcher implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
+    this.stop();
     this.listeners.forEach((listener) => listener.dispose());
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Caret, Moment, insertedEnd, isCaret, isCaretMove, prefetchParams } from '../src/lib/prefetch';
+import { Caret, Moment, insertedEnd, isCaret, isCaretMove, prefetchParams, sameCaret } from '../src/lib/prefetch';
 
 // vscode.TextEditorSelectionChangeKind
 const KEYBOARD = 1;
@@ -59,4 +59,11 @@ test('nothing is sent when the caret is gone, moved, edited or in another docume
   assert.equal(moved({ uri: 'file:///w/other.py' }), undefined, 'another editor');
   assert.equal(moved({ position: at(4, 9) }), undefined);
   assert.equal(moved({ position: at(5, 8) }), undefined);
+});
+
+test('a caret is the same only in the same document, version and position', () => {
+  assert.equal(sameCaret(rested, { ...rested }), true, 'the echo of a caret being waited on');
+  assert.equal(sameCaret(rested, { ...rested, version: rested.version + 1 }), false);
+  assert.equal(sameCaret(rested, { ...rested, uri: 'file:///w/other.py' }), false);
+  assert.equal(sameCaret(rested, { ...rested, position: at(4, 9) }), false);
 });

@@ -73,6 +73,11 @@ export interface Moment {
   caret: Caret | undefined;
 }
 
+/** Whether two carets are the same: one document, one version, one position. */
+export function sameCaret(a: Caret, b: Caret): boolean {
+  return a.uri === b.uri && a.version === b.version && samePosition(a.position, b.position);
+}
+
 /**
  * The notification to send once the wait is over, or undefined: prefetch is off, the client is not running
  * or does not serve the document, or the caret is not where the move left it (another editor, an edit since,
@@ -81,6 +86,5 @@ export interface Moment {
 export function prefetchParams(rested: Caret, now: Moment): PrefetchParams | undefined {
   const caret = now.caret;
   if (!now.enabled || !now.running || !now.served || caret === undefined) return undefined;
-  const same = caret.uri === rested.uri && caret.version === rested.version && samePosition(caret.position, rested.position);
-  return same ? { textDocument: { uri: caret.uri }, position: caret.position } : undefined;
+  return sameCaret(caret, rested) ? { textDocument: { uri: caret.uri }, position: caret.position } : undefined;
 }
