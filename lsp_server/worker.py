@@ -6,8 +6,8 @@ keys (kind of work, document): opening a ticket supersedes the older one of the 
 at its next denoising step (the engine checks ``should_stop`` before every step) or never starts, and its
 caller gets None. A cancelled request (``$/cancelRequest`` or a progress cancel) stops its ticket the same
 way. Background tickets (prefetch: warming the context where the cursor rests) give way to everything:
-opening any other ticket cancels them, and they do not make the model show as busy. The holder knows nothing of LSP: it reports state changes through a
-callback.
+opening any other ticket cancels them, and they do not make the model show as busy. The holder knows
+nothing of LSP: it reports state changes through a callback.
 """
 
 from __future__ import annotations
