@@ -9,12 +9,16 @@ with a range).
   states the previous request left (``lsp_server/reuse.py``): every one pays a full encoder pass.
 - Ghost text while typing: the emptied line is typed back one character at a time (``didChange``, then a
   request at the new cursor; when the line is complete it is emptied again), as an editor sends them with
-  no debounce. These requests reuse the previous one's states.
+  no debounce. These requests reuse the previous one's states, and a keystroke that types what the last
+  suggestion showed is answered from it (``lsp_server/suggestions.py``).
 - Ghost text after the cursor rested: in another file each time, the cursor comes to rest on the emptied
   line (``diffill/prefetch``, as the editor plugins send it; the bench waits for the server to finish it,
   as a user's pause would), then the first character of the line is typed and the request timed.
 
-Each ghost-text case also counts its requests that started from earlier states (``warm`` in the log).
+Each ghost-text case also counts its requests that started from earlier states (``warm`` in the log) and
+those answered from a remembered suggestion (``cached``), with the p50 of each kind. So that no suggestion
+from an earlier round is remembered, each file is closed and opened again before a round (a cold request,
+a rest, a line typed again).
 
 Usage: python benchmarks/server_latency.py [--model DIR] [--device cpu] [--steps 16] [--threads 1]
                                            [--reps 20] [--file PY] [--out FILE]
@@ -144,7 +148,7 @@ async def timed(
         empty += count == 0
     return {
         "n": reps, "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
-        "mean_ms": sum(times) / len(times), "empty": empty,
+        "mean_ms": sum(times) / len(times), "empty": empty, "times_ms": times,
     }
 
 
@@ -161,13 +165,28 @@ async def wait_for(done: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def counted_warm(log_file: Path, timing: Awaitable[dict[str, float]]) -> dict[str, float]:
-    """``timing``'s result with ``warm``: how many of its ghost-text requests (warm-up included) started from
-    the states an earlier request or prefetch left."""
+async def counted_warm(log_file: Path, timing: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """``timing``'s result with ``warm`` and ``cached``: how many of its ghost-text requests (warm-up
+    included) started from the states an earlier request or prefetch left, and how many were answered from
+    a remembered suggestion; and the p50 of the timed ones of each kind."""
     before = len(log_lines(log_file, "inline#"))
     result = await timing
     lines = log_lines(log_file, "inline#")[before:]
-    return {**result, "warm": sum("warm=True" in s for s in lines), "requests": len(lines)}
+    cached = ["cached=True" in s for s in lines[-len(result["times_ms"]) :]]
+    kinds = {"cached": [t for t, c in zip(result["times_ms"], cached) if c]}
+    kinds["model"] = [t for t, c in zip(result["times_ms"], cached) if not c]
+    return {
+        **result, "warm": sum("warm=True" in s for s in lines), "cached": sum("cached=True" in s for s in lines),
+        "requests": len(lines), **{f"p50_{k}_ms": percentile(v, 0.5) for k, v in kinds.items() if v},
+    }
+
+
+def reopen(client: LanguageClient, uri: str, text: str) -> None:
+    """Close a document and open it again: the server forgets the suggestions it remembered there."""
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+    ))
 
 
 class Typist:
@@ -180,13 +199,17 @@ class Typist:
         self.typed, self.version = 0, 1
 
     def next_keystroke(self) -> types.Position:
-        self.typed = self.typed + 1 if self.typed < len(self.code) else 0  # a complete line is emptied again
+        if self.typed == len(self.code):  # a complete line is emptied again, in the document opened again
+            self.empty()
+        self.typed += 1
         return self._send()
 
     def empty(self) -> types.Position:
-        """Empty the line again; the cursor after its indentation."""
-        self.typed = 0
-        return self._send()
+        """Empty the line again, in the document closed and opened again; the cursor after its indentation."""
+        self.typed, self.version = 0, 1
+        self.lines[self.row] = self.indent
+        reopen(self.client, self.uri, "\n".join(self.lines))
+        return types.Position(line=self.row, character=len(self.indent))
 
     def _send(self) -> types.Position:
         self.lines[self.row] = self.indent + self.code[: self.typed]
@@ -212,7 +235,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         cold, resting = [], []
         for name in COLD_FILES:
             text, position, line = ghost_case((HERE.parent / "lsp_server" / name).read_text(encoding="utf-8"))
-            cold.append((open_doc(client, f"cold-{name}", text), position))
+            cold.append((open_doc(client, f"cold-{name}", text), position, text))
             rest_uri = open_doc(client, f"rest-{name}", text)
             resting.append((rest_uri, Typist(client, rest_uri, text, position, line)))
         typist = Typist(client, ghost_uri, ghost_text, cursor, code)
@@ -229,10 +252,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result = await client.text_document_inline_completion_async(params)
             return len(result.items) if isinstance(result, types.InlineCompletionList) else len(result or [])
 
-        async def ghost_cold() -> int:
+        async def next_cold() -> None:
             nonlocal turn
             turn += 1
-            return await ghost(*cold[turn % len(cold)])
+            uri, _, text = cold[turn % len(cold)]
+            reopen(client, uri, text)
+
+        async def ghost_cold() -> int:
+            uri, position, _ = cold[turn % len(cold)]
+            return await ghost(uri, position)
 
         async def ghost_typing() -> int:
             return await ghost(ghost_uri, typist.next_keystroke())
@@ -259,7 +287,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return len((await client.protocol.send_request_async("diffill/fill", params)).edits)
 
         results = {
-            "ghost text, cold": await counted_warm(log_file, timed(args.reps, ghost_cold)),
+            "ghost text, cold": await counted_warm(log_file, timed(args.reps, ghost_cold, next_cold)),
             "ghost text, typing": await counted_warm(log_file, timed(args.reps, ghost_typing)),
             "ghost text, after rest": await counted_warm(log_file, timed(args.reps, ghost_after_rest, rest_cursor)),
             "3-hole fill": await timed(args.reps, lambda: fill(holes_uri, None)),
@@ -288,11 +316,14 @@ def main() -> int:
     args = p.parse_args()
     report = asyncio.run(run(args))
     print(f"model {report['model']} on {report['device']} ({report['machine']}), steps {args.steps}")
-    print(f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6} {'warm':>6}")
+    print(f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6} {'warm':>6} "
+          f"{'cached':>7} {'p50 model':>10}")
     for name, r in report["results"].items():
         warm = f"{r['warm']}/{r['requests']}" if "warm" in r else "-"
+        cached = f"{r['cached']}/{r['requests']}" if "cached" in r else "-"
+        model = f"{r['p50_model_ms']:.1f}" if "p50_model_ms" in r else "-"
         print(f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6} "
-              f"{warm:>6}")
+              f"{warm:>6} {cached:>7} {model:>10}")
     print(f"server log: {report['server_log']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -100,6 +100,17 @@ def insert_text(plan: Plan, middle: str, document: str) -> str | None:
     return plan.lead + "\n".join(lines)
 
 
+def continuation(plan: Plan, piece: str, document: str, cursor: int) -> str | None:
+    """The item's insert text that adds ``piece`` at ``cursor`` (a remembered suggestion's rest, see
+    ``lsp_server/suggestions.py``), or None when, for this plan, it adds nothing: a one-line plan takes the
+    piece up to its first line break."""
+    if plan.single_line:
+        piece = piece.split("\n", 1)[0]
+    if not piece.strip():
+        return None
+    return document[plan.start : cursor] + piece + document[cursor : plan.end]
+
+
 def _finish_line(middle: str, suffix: str) -> str | None:
     text = middle.split("\n", 1)[0].rstrip()
     rest = suffix.split("\n", 1)[0]

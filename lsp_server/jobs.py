@@ -66,22 +66,27 @@ def complete(
     return [r.completions[0] for r in results]
 
 
-def prefetch(infiller: Infiller, ticket: Ticket, text: str, span: Span, single_line: bool, settings: Settings) -> bool:
-    """The first step of a greedy fill of this span, for its context states only: they stay in the reuse
-    slot, and the request that follows a keystroke here re-encodes only what changed. The span gets the
-    budget of the rest of a line, as the request after a keystroke has: an equal number of masks keeps the
-    window's cut the same, so the states line up. True when the step ran."""
-    cap = _cap(infiller)
-    span = Span(span.start, span.end, length=min(settings.inline_length, cap))
-    options = _options(settings, 0.0, single_line, cap, reuse=True)
-    hits = infiller.reuse.hits
+def prefetch(
+    infiller: Infiller, ticket: Ticket, text: str, span: Span, single_line: bool, settings: Settings
+) -> list[str] | None:
+    """The greedy middle of this span, as a request here would get it (for the suggestion cache); then, when
+    the span's budget is not that of the rest of a line, the first step of a fill with that budget, for its
+    context states only. The request after a keystroke here has that budget, and an equal number of masks
+    keeps the window's cut the same, so its states line up with these (a 96-token block's window starts 80
+    tokens later, too many to re-encode warm). None when stopped."""
+    middles = complete(infiller, ticket, text, span, single_line, settings, n=1, seed=0)
+    inline = min(settings.inline_length, _cap(infiller))
+    if middles is None or span.length == inline:
+        return middles
+    steps = ticket.steps
 
     def first_step_only() -> bool:
-        return ticket.steps >= 1 or ticket.should_stop()
+        return ticket.steps > steps or ticket.should_stop()
 
-    infiller.fill(text, [span], options, should_stop=first_step_only)
-    ticket.warm = infiller.reuse.hits > hits
-    return ticket.steps >= 1 and not ticket.cancelled
+    keystroke = Span(span.start, span.end, length=inline)
+    infiller.fill(text, [keystroke], _options(settings, 0.0, single_line, _cap(infiller), reuse=True),
+                  should_stop=first_step_only)
+    return middles
 
 
 def fill_holes(

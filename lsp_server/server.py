@@ -27,6 +27,7 @@ from lsp_server.errors import DiffillError
 from lsp_server.jsonrpc import DiffillProtocol
 from lsp_server.protocol import STATUS, STATUS_CHANGED, ModelState, Status, StatusParams
 from lsp_server.settings import SECTION, Settings, parse_settings, problems_message, section
+from lsp_server.suggestions import Suggestions
 from lsp_server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class DiffillServer(LanguageServer):
         self.settings = self.base_settings
         self.worker = Worker(self.status_changed)
         self.seeds = itertools.count(1)
+        self.suggestions = Suggestions()  # ghost text shown, served again while the user types through it
         self._init_options: Mapping[str, Any] = {}
         self._config: Mapping[str, Any] = {}
         self._problems: list[str] = []

@@ -156,6 +156,12 @@ class Worker:
         self._tickets.add(ticket)
         return ticket
 
+    def stop(self, key: Hashable) -> None:
+        """Cancel the running or queued ticket of ``key``, if any: its answer is no longer wanted."""
+        older = self._latest.get(key)
+        if older is not None:
+            older.cancel()
+
     def release(self, ticket: Ticket) -> None:
         self._tickets.discard(ticket)
         if ticket.key is not None and self._latest.get(ticket.key) is ticket:

@@ -1,5 +1,8 @@
-"""End to end: ``diffill/prefetch`` warms the context where the cursor rests, and the keystroke after it
-starts from those states (the server's request log says ``warm=True``)."""
+"""End to end: ``diffill/prefetch`` fills ahead where the cursor rests, and remembered suggestions.
+
+A request where the prefetch filled is answered from its suggestion (the request log says ``cached=True``);
+a keystroke that leaves it starts from the prefetch's context states (``warm=True``). Typing through any
+suggestion is answered from it, and a keystroke that does not match goes to the model again."""
 
 from __future__ import annotations
 
@@ -71,14 +74,51 @@ async def test_a_keystroke_after_a_prefetch_starts_warm(served) -> None:
     await inline(client, cold_uri, line, 5)
     assert "warm=False" in (await _log_lines(log, r"inline#\S+ ok", 2))[-1]
 
-    # The cursor rests at the same place of another copy first: the keystroke there starts warm.
+    # The cursor rests at the same place of another copy first: a request there is answered from the
+    # prefetch's suggestion, and a keystroke that leaves it starts warm.
     assert await inline(client, *elsewhere) is not None
     _prefetch(client, warm_uri, line, 4)
     prefetched = await _log_lines(log, r"prefetch#- ok", 1)
     assert prefetched, "the prefetch never ran"
-    _type(client, warm_uri, 2, line, 4, "r")
+    shown = await inline(client, warm_uri, line, 4)
+    assert shown, "the prefetch left no suggestion"
+    assert "cached=True" in (await _log_lines(log, r"inline#\S+ ok", 4))[-1]
+    typed = "r" if shown[0].insert_text[4:5] != "r" else "x"
+    _type(client, warm_uri, 2, line, 4, typed)
     await inline(client, warm_uri, line, 5)
-    assert "warm=True" in (await _log_lines(log, r"inline#\S+ ok", 4))[-1]
+    last = (await _log_lines(log, r"inline#\S+ ok", 5))[-1]
+    assert "warm=True" in last and "cached=False" in last
+
+
+async def test_typing_through_a_suggestion_is_answered_from_it(served) -> None:
+    client, log = served
+    text = fixture_text("sample.py")
+    uri = uri_for("type-through.py")
+    open_doc(client, uri, text)
+    line = _body_line(text, "def perimeter(circle):")
+    shown = await inline(client, uri, line, 4)
+    assert shown, "no suggestion to type through"
+    suggestion = shown[0].insert_text.split("\n")[0]
+    assert suggestion.startswith("    ") and len(suggestion) > 6, suggestion
+    requests = len(await _log_lines(log, r"inline#\S+ ok", 1))
+
+    _type(client, uri, 2, line, 4, suggestion[4])  # the first character the ghost text shows
+    rest = await inline(client, uri, line, 5)
+    assert [i.insert_text for i in rest] == [suggestion[5:]]
+    cursor = types.Position(line=line, character=5)
+    assert rest[0].range == types.Range(start=cursor, end=cursor)
+    assert "cached=True" in (await _log_lines(log, r"inline#\S+ ok", requests + 1))[-1]
+
+    _type(client, uri, 3, line, 5, "\u00a7")  # a character it does not show: the model again
+    await inline(client, uri, line, 6)
+    assert "cached=False" in (await _log_lines(log, r"inline#\S+ ok", requests + 2))[-1]
+
+    # Closing the document forgets its suggestions.
+    closed = types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    client.text_document_did_close(closed)
+    open_doc(client, uri, text)
+    await inline(client, uri, line, 4)
+    assert "cached=False" in (await _log_lines(log, r"inline#\S+ ok", requests + 3))[-1]
 
 
 async def test_a_cursor_on_a_word_warms_the_end_of_its_line(served) -> None:

@@ -1,8 +1,9 @@
 """``textDocument/inlineCompletion``: ghost text at the cursor, the whole document as context.
 
 The pipeline is named by its steps: should-complete (tree-sitter decides nothing / line / block) -> plan
-the span -> generate on the model thread (newest request per document wins) -> post-process. Automatic
-triggers get one greedy item; Invoked gets several distinct samples from one batched denoising run.
+the span -> the rest of a suggestion the user is typing through (``lsp_server/suggestions.py``), or
+generate on the model thread (newest request per document wins) -> post-process. Automatic triggers get one
+greedy item; Invoked gets several distinct samples from one batched denoising run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from lsp_server.completion import Budgets, Plan, dedupe, insert_text, plan
+from lsp_server.completion import Budgets, Plan, continuation, dedupe, insert_text, plan
 from lsp_server.edits import LineIndex
 from lsp_server.errors import DiffillError
 from lsp_server.settings import Settings
@@ -32,6 +33,10 @@ def register(server: DiffillServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(params: types.InlineCompletionParams) -> types.InlineCompletionList:
         return await complete(server, params)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(params: types.DidCloseTextDocumentParams) -> None:
+        server.suggestions.forget(params.text_document.uri)
 
 
 def _policy(settings: Settings) -> Policy:
@@ -68,16 +73,21 @@ async def complete(server: DiffillServer, params: types.InlineCompletionParams) 
         return empty
     text, version = doc.source, doc.version
     index = LineIndex.of(doc)
-    todo, reason = plan_at(text, index.offset(params.position), doc.language_id, settings)
+    cursor = index.offset(params.position)
+    todo, reason = plan_at(text, cursor, doc.language_id, settings)
     timer.lap("parse")
-    if todo is None:
+    if todo is None or cursor is None:
         timer.done("nothing", reason=reason)
         return empty
+    invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    if not invoked and (remembered := _remembered(server, uri, text, cursor, todo)):
+        server.worker.stop(("inline", uri))  # an older request's answer is no longer wanted
+        timer.done("ok", mode=todo.mode.value, invoked=False, items=len(remembered), cached=True)
+        return _items(remembered, index.range(todo.start, todo.end))
     ticket = server.worker.ticket(("inline", uri), timer.name)
     if settings.debounce_ms:
         await asyncio.sleep(settings.debounce_ms / 1000)
         timer.lap("debounce")
-    invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
     try:
         middles = await _generate(server, ticket, todo, settings, invoked, timer)
     except DiffillError as exc:
@@ -89,15 +99,29 @@ async def complete(server: DiffillServer, params: types.InlineCompletionParams) 
     except Exception:  # a fault in the engine must not turn ghost text into an error popup
         log.exception("%s failed", timer.name)
         return empty
-    if middles is None or server.document(uri) is not doc or doc.version != version:
+    if middles is None:
         timer.done("stopped", mode=todo.mode.value, steps=ticket.steps)
         return empty
-    rng = index.range(todo.start, todo.end)
     texts = dedupe([insert_text(todo, m, text) for m in middles])
-    items = [types.InlineCompletionItem(insert_text=t, range=rng) for t in texts]
+    server.suggestions.add(uri, text, todo.start, todo.end, texts)  # still right if the user types them
+    if server.document(uri) is not doc or doc.version != version:
+        timer.done("stopped", mode=todo.mode.value, steps=ticket.steps)
+        return empty
     timer.lap("post")
-    timer.done("ok", mode=todo.mode.value, invoked=invoked, steps=ticket.steps, items=len(items), warm=ticket.warm)
-    return types.InlineCompletionList(items=items)
+    timer.done(
+        "ok", mode=todo.mode.value, invoked=invoked, steps=ticket.steps, items=len(texts), warm=ticket.warm,
+        cached=False,
+    )
+    return _items(texts, index.range(todo.start, todo.end))
+
+
+def _remembered(server: DiffillServer, uri: str, text: str, cursor: int, todo: Plan) -> list[str]:
+    """Insert texts from suggestions the user is typing through (see ``lsp_server/suggestions.py``)."""
+    return dedupe([continuation(todo, piece, text, cursor) for piece in server.suggestions.missing(uri, text, cursor)])
+
+
+def _items(texts: list[str], rng: types.Range) -> types.InlineCompletionList:
+    return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=t, range=rng) for t in texts])
 
 
 async def _generate(

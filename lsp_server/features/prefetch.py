@@ -1,13 +1,17 @@
-"""``diffill/prefetch``: warm the context where the cursor came to rest, before the user types there.
+"""``diffill/prefetch``: fill ahead where the cursor came to rest, before the user types there.
 
 The first ghost text at a new place pays a full pass over its window; the ones after it, while the user
 types, start from the states the previous request left and re-encode only what changed
 (``lsp_server/reuse.py``). The clients send this notification when the cursor rests after a move that was
 not an edit (a click, arrow keys, a jump), as llama.vim warms its server's cache while the user is idle.
-The server plans the span an inline request there would fill and runs that fill's first step on the model
-thread, on a background ticket: any other request cancels it, so it never delays real work by more than the
-step it is in. A cursor resting on a word (Normal mode) has nothing to complete; the end of its line is
-warmed instead, where appending or opening a line below types next.
+The server plans the span an inline request there would fill and runs that fill on the model thread, on a
+background ticket: any other request cancels it, so it never delays real work by more than the step it is
+in. What it leaves serves the first request there twice over: the suggestion is remembered
+(``lsp_server/suggestions.py``), so a request at that place, or after typing its first characters, is
+answered at once; and a request after any other keystroke starts from its context states
+(``jobs.prefetch``). A cursor resting
+on a word (Normal mode) has nothing to complete; the end of its line is filled instead, where appending or
+opening a line below types next.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING
 
+from lsp_server.completion import dedupe, insert_text
 from lsp_server.edits import LineIndex
 from lsp_server.errors import DiffillError
 from lsp_server.features.inline import plan_at
@@ -35,7 +40,7 @@ def register(server: DiffillServer) -> None:
 
 
 async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
-    """Run the first denoising step of the ghost text at ``params.position``; nothing is sent back."""
+    """Fill the ghost text at ``params.position`` and remember it; nothing is sent back."""
     from lsp_server import jobs  # imports torch: only once the model is loaded
 
     timer = RequestTimer("prefetch", None)
@@ -56,7 +61,7 @@ async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
     ticket = server.worker.ticket(("prefetch",), timer.name, background=True)
     job = partial(jobs.prefetch, text=todo.text, span=todo.span, single_line=todo.single_line, settings=settings)
     try:
-        ran = await server.worker.run(ticket, job)
+        middles = await server.worker.run(ticket, job)
     except DiffillError as exc:
         timer.done("failed", error=exc)
         return
@@ -65,4 +70,8 @@ async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
         return
     timer.add("wait", ticket.wait_s)
     timer.add("denoise", ticket.run_s)
-    timer.done("ok" if ran else "stopped", mode=todo.mode.value, warm=ticket.warm)
+    if middles is None:
+        timer.done("stopped", mode=todo.mode.value, steps=ticket.steps, warm=ticket.warm)
+        return
+    server.suggestions.add(uri, text, todo.start, todo.end, dedupe([insert_text(todo, m, text) for m in middles]))
+    timer.done("ok", mode=todo.mode.value, steps=ticket.steps, warm=ticket.warm)
