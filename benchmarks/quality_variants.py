@@ -18,6 +18,7 @@ from pathlib import Path
 from lsp_server.bench import quality
 from lsp_server.bench.run import base_options
 from lsp_server.bench.variants import parse_variant
+from lsp_server.choices import DTYPES
 from lsp_server.infill import Infiller
 from lsp_server.model import load_model
 
@@ -33,17 +34,18 @@ def main() -> int:
     p.add_argument("--tasks", type=int, default=1033, help="single-line tasks, spread evenly (1033: all)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--model", default=None, help="checkpoint directory (default: bundled)")
+    p.add_argument("--dtype", choices=DTYPES, default="auto", help="weights dtype (int8: dynamic int8 layers)")
     p.add_argument("--out", type=Path, required=True, help="JSON lines file to append to")
     args = p.parse_args()
     variants = [parse_variant(spec) for spec in args.variants]  # fail on a bad spec before loading
-    infiller = Infiller(load_model(args.model, device="cpu", dtype="auto"))
+    infiller = Infiller(load_model(args.model, device="cpu", dtype=args.dtype))
     tasks = quality.subset(args.tasks)
     base = base_options(False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for variant in variants:
         q = quality.score(infiller, tasks, variant.apply(base), args.batch_size, warm=variant.warm)
         record = {
-            "variant": variant.name, "tasks": len(tasks), "pass_at_1": q["pass_at_1"],
+            "variant": variant.name, "dtype": args.dtype, "tasks": len(tasks), "pass_at_1": q["pass_at_1"],
             "exact_match": q["exact_match"], "parse_rate": q["parse_rate"], "seconds": q["seconds"],
             "commit": _commit(),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")  # int8: dynamic int8 linear layers (CPU)
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # torch.compile of the encoder (GPU)
 
 

@@ -22,6 +22,8 @@ from lsp_server import tokens
 from lsp_server.accel import CompileMode, buckets_for, compile_encoder
 from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
 from lsp_server.errors import ModelLoadError
+from lsp_server.int8 import available as int8_available
+from lsp_server.int8 import quantize_linear_layers
 from lsp_server.time_conditioning import (
     TimeEmbedding,
     encoder_inputs,
@@ -57,6 +59,7 @@ class LoadedModel:
     time: TimeEmbedding | None = None  # set for time-conditioned checkpoints
     buckets: tuple[int, ...] = ()  # pad sequence widths up to these (static shapes for a GPU); () = off
     compiled: bool = False  # the encoder's forward is torch.compile'd
+    quantized: bool = False  # linear layers are dynamic int8 (lsp_server/int8.py)
 
     @property
     def name(self) -> str:
@@ -107,16 +110,29 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """bf16 where it is fast (CUDA, CPUs with bf16 support), never fp16 on a CPU."""
+    """bf16 where it is fast (CUDA, CPUs with bf16 support), never fp16 on a CPU; float32 around int8
+    linear layers (``wants_int8``)."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if dtype == "float16" and device.type == "cpu":
         raise ModelLoadError("float16 on a CPU is several times slower than float32; use bfloat16 or float32")
+    if dtype == "int8":  # float32 activations around int8 linear layers (lsp_server/int8.py)
+        if device.type != "cpu":
+            raise ModelLoadError("int8 is a CPU option; use bfloat16 on a GPU")
+        return torch.float32
     if dtype != "auto":
         return getattr(torch, dtype)
     if device.type == "cuda":
         return torch.bfloat16
     return torch.bfloat16 if _cpu_has_bf16() else torch.float32
+
+
+def wants_int8(dtype: str, device: torch.device) -> bool:
+    """Whether the linear layers run in int8 (``lsp_server/int8.py``): asked for, or ``auto`` on a CPU
+    without fast bf16 where this PyTorch has the kernels."""
+    if dtype == "int8":
+        return True
+    return dtype == "auto" and device.type == "cpu" and not _cpu_has_bf16() and int8_available()
 
 
 def describe_device(device: torch.device) -> str:
@@ -179,7 +195,11 @@ def load_model(
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"cannot load a masked LM from {path}: {_first_line(exc)}") from exc
+    quantized = wants_int8(dtype, dev)
+    if quantized:
+        quantize_linear_layers(model)
     lm = _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)
+    lm.quantized = quantized
     if is_time_conditioned(path, config):
         lm.time = load_time_embedding(path, hidden_size(model)).to(dev).eval()
     lm.buckets = buckets_for(lm.max_length, dev, buckets)

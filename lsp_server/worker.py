@@ -80,8 +80,10 @@ def _load(model: str | None, device: str, dtype: str, threads: int) -> Infiller:
     infiller = Infiller(load_model(model, device, dtype))
     loaded = time.perf_counter()
     shapes = warm_up(infiller)
-    log.info("model %s loaded on %s in %.1f s, warmed up (%d shape(s)) in %.2f s", infiller.lm.path,
-             infiller.lm.device, loaded - started, shapes, time.perf_counter() - loaded)
+    lm = infiller.lm
+    weights = "int8" if lm.quantized else str(lm.dtype).removeprefix("torch.")
+    log.info("model %s loaded on %s (%s) in %.1f s, warmed up (%d shape(s)) in %.2f s", lm.path, lm.device,
+             weights, loaded - started, shapes, time.perf_counter() - loaded)
     return infiller
 
 

@@ -127,7 +127,8 @@ def run_bench(args: argparse.Namespace) -> int:
     cases = build_cases(case_names, infiller)
     started = time.perf_counter()
     record: dict[str, Any] = {
-        "schema": 1, "hardware": describe_device(lm.device), "device": str(lm.device), "dtype": str(lm.dtype),
+        "schema": 1, "hardware": describe_device(lm.device), "device": str(lm.device),
+        "dtype": "int8" if lm.quantized else str(lm.dtype),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": transformers.__version__,
         "attention": getattr(lm.model.config, "_attn_implementation", None), "buckets": list(lm.buckets),
         "compile": args.compile, "model": _model_info(lm), "quick": args.quick,

@@ -41,7 +41,7 @@ end
 M.server_options = {
   model = { "model", directory }, -- checkpoint directory; nil: the bundled model
   device = { "device", one_of({ "auto", "cpu", "cuda" }) },
-  dtype = { "dtype", one_of({ "auto", "float32", "bfloat16", "float16" }) },
+  dtype = { "dtype", one_of({ "auto", "float32", "bfloat16", "float16", "int8" }) },
   steps = { "steps", int(1, 1024) }, -- denoising steps (at most)
   line_length = { "lineLength", int(1, 512) }, -- token budget of a line (or a hole on its own line)
   multiline_length = { "multilineLength", int(1, 1024) }, -- token budget of a block after an opener

@@ -1,0 +1,80 @@
+"""``dtype="int8"``: dynamic int8 linear layers on a CPU, close to float32 and usable by every engine path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lsp_server import model as model_module
+from lsp_server.context_cache import ContextCache
+from lsp_server.denoise import DenoiseConfig
+from lsp_server.errors import ModelLoadError
+from lsp_server.holes import find_holes
+from lsp_server.infill import FillOptions, Infiller
+from lsp_server.model import LoadedModel, load_model, resolve_dtype, wants_int8
+
+pytestmark = pytest.mark.skipif(
+    "fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm int8 kernels on this CPU"
+)
+TEXT = "def f(a, b):\n    ???\n    return a\n\n\nvalue = f(1, ???)\nprint(value)\n"
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_model_dir: Path) -> tuple[LoadedModel, LoadedModel]:
+    return load_model(tiny_model_dir, "cpu", "float32"), load_model(tiny_model_dir, "cpu", "int8")
+
+
+def _inputs(lm: LoadedModel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ids = torch.randint(10, 500, (1, 80), generator=torch.Generator().manual_seed(0))
+    masked = torch.zeros_like(ids, dtype=torch.bool)
+    masked[0, 20:30] = True
+    ids[masked] = lm.mask_id
+    return ids, torch.ones_like(ids), masked
+
+
+def test_linear_layers_but_the_output_embeddings_are_int8(pair) -> None:
+    exact, int8 = pair
+    assert int8.quantized and not exact.quantized and int8.dtype == torch.float32
+    quantized = [m for m in int8.model.modules() if ".quantized.dynamic." in type(m).__module__]
+    plain = [m for m in int8.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert quantized and plain == [int8.model.get_output_embeddings()]
+
+
+def test_int8_logits_follow_float32(pair) -> None:
+    exact, int8 = pair
+    ids, attention, masked = _inputs(exact)
+    a, b = exact.logits_at(ids, attention, masked), int8.logits_at(ids, attention, masked)
+    assert a.shape == b.shape
+    assert torch.nn.functional.cosine_similarity(a, b, dim=-1).min() > 0.98
+
+
+def test_the_context_cache_runs_on_int8_layers(pair) -> None:
+    _, int8 = pair
+    ids, attention, masked = _inputs(int8)
+    cache = ContextCache(int8, refresh_every=100)
+    first, cached = cache(ids, attention, masked), cache(ids, attention, masked)
+    reference = int8.logits_at(ids, attention, masked)
+    assert torch.allclose(first, reference, atol=1e-4) and torch.allclose(cached, reference, atol=1e-3)
+
+
+def test_an_int8_fill_fills_every_hole(pair) -> None:
+    _, int8 = pair
+    result = Infiller(int8).fill(TEXT, find_holes(TEXT), FillOptions(denoise=DenoiseConfig(steps=4)))
+    assert len(result.completions) == 2 and "???" not in result.text
+
+
+def test_auto_picks_int8_on_cpus_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(model_module, "_cpu_has_bf16", lambda: False)
+    assert wants_int8("auto", cpu) and resolve_dtype("auto", cpu) == torch.float32
+    assert not wants_int8("auto", torch.device("cuda")) and not wants_int8("float32", cpu)
+    monkeypatch.setattr(model_module, "_cpu_has_bf16", lambda: True)
+    assert not wants_int8("auto", cpu) and resolve_dtype("auto", cpu) == torch.bfloat16
+
+
+def test_int8_is_a_cpu_option() -> None:
+    assert resolve_dtype("int8", torch.device("cpu")) == torch.float32
+    with pytest.raises(ModelLoadError, match="CPU"):
+        resolve_dtype("int8", torch.device("cuda"))
