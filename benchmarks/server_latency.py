@@ -20,7 +20,7 @@ those answered from a remembered suggestion (``cached``), with the p50 of each k
 from an earlier round is remembered, each file is closed and opened again before a round (a cold request,
 a rest, a line typed again).
 
-Usage: python benchmarks/server_latency.py [--model DIR] [--device cpu] [--steps 16] [--threads 1]
+Usage: python benchmarks/server_latency.py [--model DIR] [--device cpu] [--dtype int8] [--steps 16] [--threads 1]
                                            [--reps 20] [--file PY] [--out FILE]
 Prints p50/p95 in milliseconds and writes them as JSON; the server's own log (per-request phase timings)
 goes to a temporary file whose path is printed.
@@ -102,7 +102,7 @@ async def start_server(args: argparse.Namespace, log_file: Path) -> LanguageClie
     cmd = [sys.executable, "-m", "lsp_server.cli", "serve", "--log-file", str(log_file), "--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", str(args.model)]
-    cmd += ["--device", args.device]
+    cmd += ["--device", args.device, "--dtype", args.dtype]
     client = LanguageClient("diffill-bench", "0")
     client.feature("diffill/statusChanged")(lambda params: None)
     await client.start_io(*cmd)
@@ -294,7 +294,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "20-line rewrite": await timed(args.reps, lambda: fill(rewrite_uri, region)),
         }
         return {
-            "model": status.model, "device": status.device, "steps": args.steps, "threads": args.threads,
+            "model": status.model, "device": status.device, "dtype": args.dtype, "steps": args.steps,
+            "threads": args.threads,
             "file": str(args.file), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "server_log": str(log_file), "results": results,
         }
@@ -308,6 +309,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: bundled)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--dtype", default="auto", help="weights dtype, as for diffill serve (auto, bfloat16, int8, ...)")
     p.add_argument("--steps", type=int, default=16, help="denoising steps")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads in the server (0: torch's default)")
     p.add_argument("--reps", type=int, default=20, help="timed requests per case (after one warm-up)")
