@@ -150,6 +150,13 @@ def test_inline_ghost_text_is_accepted_with_tab(tiny_report: dict[str, Any]) -> 
     assert info["insert_text"].endswith(info["shown"])
 
 
+def test_typing_the_ghost_text_shows_its_rest_from_the_server_cache(tiny_report: dict[str, Any]) -> None:
+    """Typing the character the ghost text shows next: the rest stays shown, answered from the suggestion
+    the server remembered (its log says cached=True), not by a new model run."""
+    info = case(tiny_report, "inline_type_through")["info"]
+    assert info["rest"] == info["shown"][1:] and info["cached"]
+
+
 def test_inline_candidates_cycle(tiny_report: dict[str, Any]) -> None:
     """<M-]> asks for several candidates (Invoked) and cycles them; <M-[> goes back; <Esc> hides them."""
     assert case(tiny_report, "inline_cycle")["info"]["candidates"] > 1

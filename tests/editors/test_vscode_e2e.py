@@ -125,3 +125,7 @@ def test_restart_and_log_and_settings_accepted(report: dict[str, Any]) -> None:
 
 def test_a_caret_move_prefetches_and_typing_does_not(report: dict[str, Any]) -> None:
     check(report, "prefetch")
+
+
+def test_typing_what_the_ghost_text_shows_is_answered_from_memory(report: dict[str, Any]) -> None:
+    check(report, "type_through")

@@ -246,6 +246,31 @@ function M.list(T)
     T.type("<Esc>")
   end)
 
+  case("inline_type_through", function(info)
+    local bufnr = T.edit("inline.py")
+    local client = T.ready_client(bufnr)
+    vim.api.nvim_win_set_cursor(0, { 2, 0 })
+    T.type("A")
+    wait_ghost(T, bufnr, client)
+    local shown = ghost_text(bufnr).text
+    local before = #log_lines(T, "inline#")
+    local first = shown:sub(1, 1)
+    info.shown, info.typed = shown, first
+    vim.api.nvim_feedkeys(first, "t", false) -- the character the ghost text shows next, typed literally
+    local rest = T.wait("the rest of the ghost text", function()
+      local g = ghost_text(bufnr)
+      return g and g.text == shown:sub(2) and g.text
+    end, 5000)
+    info.rest = rest
+    local answered = T.wait("the request after the keystroke", function()
+      local lines = log_lines(T, "inline#")
+      return #lines > before and lines[#lines]
+    end, 5000)
+    info.cached = answered:find("cached=True", 1, true) ~= nil
+    T.check(info.cached, "the server ran the model for a keystroke that typed the ghost text: %s", answered)
+    T.type("<Esc>")
+  end)
+
   case("inline_cycle", function(info)
     local bufnr = T.edit("inline.py")
     local client = T.ready_client(bufnr)

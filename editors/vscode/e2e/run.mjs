@@ -433,6 +433,36 @@ async function checkPrefetch(page, dirs, artifacts) {
   await waitFor('a prefetch on switching back', () => ok() > switched + 1, 30_000);
 }
 
+async function checkTypeThrough(page, dirs, artifacts) {
+  const serverLog = join(artifacts, 'server.log');
+  const inlineLines = () => readFileSync(serverLog, 'utf8').split('\n').filter((l) => l.includes('diffill.requests: inline#'));
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Enter');
+  for (const ch of 'total = ') {
+    await page.keyboard.type(ch);
+    await page.waitForTimeout(150);
+  }
+  const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first();
+  await ghost.waitFor({ state: 'visible', timeout: 30_000 });
+  const shown = (await ghost.innerText()).replace(/\u00a0/g, ' ');
+  if (!shown.trim()) fail('the ghost text is empty');
+  const before = inlineLines().length;
+  await page.keyboard.type(shown[0]); // the character the ghost text shows next
+  const answered = await waitFor('the request after the keystroke', () => {
+    const lines = inlineLines();
+    return lines.length > before ? lines.at(-1) : undefined;
+  }, 10_000);
+  log(`after typing ${JSON.stringify(shown[0])}: ${answered.replace(/^.*diffill\.requests: /, '')}`);
+  if (!answered.includes('cached=True')) fail('the server ran the model for a keystroke that typed the ghost text');
+  const rest = await waitFor('the rest of the ghost text', async () => {
+    const text = (await ghost.innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+    return text === shown.slice(1) ? text : undefined;
+  }, 10_000);
+  log(`the ghost text shows the rest: ${JSON.stringify(rest)}`);
+  await page.keyboard.press('Escape');
+}
+
 const CHECKS = [
   ['ghost_text', 'ghost text from the server, accepted with Tab', checkGhostText],
   ['fill_holes', 'Fill holes from the command palette leaves no ???', checkFillHoles],
@@ -441,6 +471,7 @@ const CHECKS = [
   ['settings_change', 'a changed setting reaches the server', checkSettingsChange],
   ['restart_and_log', 'Restart server and Show log; the server took every setting', checkRestartAndLog],
   ['prefetch', 'a caret move warms the server (diffill/prefetch); typing does not', checkPrefetch],
+  ['type_through', 'typing what the ghost text shows keeps its rest, from the server\'s memory', checkTypeThrough],
 ];
 
 function writeReport(path, results) {
