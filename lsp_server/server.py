@@ -101,6 +101,7 @@ class DiffillServer(LanguageServer):
 
     def load_model(self) -> None:
         self._started = True
+        self.suggestions.clear()  # they were the previous model's
         self.worker.load(*self.settings.model_key())
 
 

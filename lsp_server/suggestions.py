@@ -14,15 +14,19 @@ from collections.abc import Iterable
 
 
 class Suggestions:
-    """The last few accepted-document results per document, newest first."""
+    """The last few accepted-document results per document, newest first, for the documents used last."""
 
-    def __init__(self, per_document: int = 8) -> None:
+    def __init__(self, per_document: int = 8, documents: int = 16) -> None:
         self.per_document = per_document
-        self._results: dict[str, list[str]] = {}
+        self.documents = documents
+        self._results: dict[str, list[str]] = {}  # in order of use, the last used last
 
     def add(self, uri: str, document: str, start: int, end: int, inserts: Iterable[str]) -> None:
         """Remember items that replace ``document[start:end]`` with each of ``inserts``."""
-        kept = self._results.setdefault(uri, [])
+        kept = self._results.pop(uri, [])
+        self._results[uri] = kept
+        while len(self._results) > self.documents:
+            del self._results[next(iter(self._results))]
         for insert in reversed(list(inserts)):
             result = document[:start] + insert + document[end:]
             if result != document:
@@ -47,3 +51,7 @@ class Suggestions:
 
     def forget(self, uri: str) -> None:
         self._results.pop(uri, None)
+
+    def clear(self) -> None:
+        """Forget everything (another model answers from now on)."""
+        self._results.clear()

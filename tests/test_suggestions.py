@@ -50,6 +50,15 @@ def test_newest_first_without_repeats_and_bounded() -> None:
     assert cache.missing("a.py", DOC, CURSOR) == []
 
 
+def test_only_the_documents_used_last_are_kept() -> None:
+    cache = Suggestions(documents=2)
+    for uri in ("a.py", "b.py", "a.py", "c.py"):  # b.py is the least recently used when c.py comes
+        cache.add(uri, DOC, LINE_START, LINE_START + 4, [SHOWN])
+    assert [bool(cache.missing(u, DOC, CURSOR)) for u in ("a.py", "b.py", "c.py")] == [True, False, True]
+    cache.clear()
+    assert cache.missing("a.py", DOC, CURSOR) == []
+
+
 def _plan(text: str, offset: int):
     budgets = Budgets()
     return plan(text, offset, should_complete(text, offset, "python", Policy()), budgets)
