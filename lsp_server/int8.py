@@ -44,3 +44,13 @@ def quantize_linear_layers(model: nn.Module) -> int:
         spec = dict.fromkeys(names, quantize.per_channel_dynamic_qconfig)  # a scale per output row
         quantize.quantize_dynamic(model, qconfig_spec=spec, dtype=torch.qint8, inplace=True)
     return len(names)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """The model's parameters, with the weights and biases that int8 layers hold outside ``parameters()``."""
+    count = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    for m in model.modules():
+        if ".quantized." in type(m).__module__ and callable(getattr(m, "weight", None)):
+            bias = m.bias()
+            count += m.weight().numel() + (bias.numel() if bias is not None else 0)
+    return count

@@ -13,6 +13,7 @@ from lsp_server.denoise import DenoiseConfig
 from lsp_server.errors import ModelLoadError
 from lsp_server.holes import find_holes
 from lsp_server.infill import FillOptions, Infiller
+from lsp_server.int8 import parameter_count
 from lsp_server.model import LoadedModel, load_model, resolve_dtype, wants_int8
 
 pytestmark = pytest.mark.skipif(
@@ -40,6 +41,13 @@ def test_linear_layers_but_the_output_embeddings_are_int8(pair) -> None:
     quantized = [m for m in int8.model.modules() if ".quantized.dynamic." in type(m).__module__]
     plain = [m for m in int8.model.modules() if isinstance(m, torch.nn.Linear)]
     assert quantized and plain == [int8.model.get_output_embeddings()]
+
+
+def test_the_parameter_count_includes_int8_weights(pair) -> None:
+    exact, int8 = pair
+    assert parameter_count(int8.model) == parameter_count(exact.model) == sum(
+        p.numel() for p in exact.model.parameters()
+    )
 
 
 def test_int8_logits_follow_float32(pair) -> None:

@@ -25,6 +25,7 @@ from lsp_server.bench.measure import Timing, time_case, time_layout
 from lsp_server.bench.variants import DEFAULT_SWEEP, Variant, VariantError, parse_variants
 from lsp_server.errors import DiffillError
 from lsp_server.infill import FillOptions, Infiller
+from lsp_server.int8 import parameter_count
 from lsp_server.model import LoadedModel, default_model_dir, describe_device, load_model
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _quality(
 
 
 def _model_info(lm: LoadedModel) -> dict[str, Any]:
-    params = sum(p.numel() for p in {id(p): p for p in lm.model.parameters()}.values())
+    params = parameter_count(lm.model)
     bundled = lm.path.resolve() == default_model_dir().resolve()
     path = "bundled (lsp_server/models/default)" if bundled else str(lm.path)
     return {"path": path, "params": params, "max_length": lm.max_length}
