@@ -16,9 +16,10 @@ from collections.abc import Iterable
 class Suggestions:
     """The last few accepted-document results per document, newest first, for the documents used last."""
 
-    def __init__(self, per_document: int = 8, documents: int = 16) -> None:
+    def __init__(self, per_document: int = 8, documents: int = 16, chars: int = 2_000_000) -> None:
         self.per_document = per_document
         self.documents = documents
+        self.chars = chars  # per document, over its results: a huge file keeps fewer (at least one)
         self._results: dict[str, list[str]] = {}  # in order of use, the last used last
 
     def add(self, uri: str, document: str, start: int, end: int, inserts: Iterable[str]) -> None:
@@ -33,7 +34,7 @@ class Suggestions:
                 if result in kept:
                     kept.remove(result)
                 kept.insert(0, result)
-        del kept[self.per_document :]
+        del kept[max(1, min(self.per_document, self.chars // max(1, len(document)))) :]
 
     def missing(self, uri: str, document: str, cursor: int) -> list[str]:
         """What a remembered suggestion still adds at ``cursor`` of ``document``, newest first, without repeats.

@@ -50,6 +50,13 @@ def test_newest_first_without_repeats_and_bounded() -> None:
     assert cache.missing("a.py", DOC, CURSOR) == []
 
 
+def test_a_large_document_keeps_fewer_results() -> None:
+    cache = Suggestions(chars=3 * len(DOC))
+    for i in range(6):
+        cache.add("a.py", DOC, LINE_START, LINE_START + 4, [f"    return {i}"])
+    assert cache.missing("a.py", _typed("return "), CURSOR + 7) == ["5", "4", "3"]
+
+
 def test_only_the_documents_used_last_are_kept() -> None:
     cache = Suggestions(documents=2)
     for uri in ("a.py", "b.py", "a.py", "c.py"):  # b.py is the least recently used when c.py comes
