@@ -22,7 +22,6 @@ from lsp_server import tokens
 from lsp_server.accel import CompileMode, buckets_for, compile_encoder
 from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
 from lsp_server.errors import ModelLoadError
-from lsp_server.int8 import available as int8_available
 from lsp_server.int8 import quantize_linear_layers
 from lsp_server.time_conditioning import (
     TimeEmbedding,
@@ -111,7 +110,7 @@ def resolve_device(device: str) -> torch.device:
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """bf16 where it is fast (CUDA, CPUs with bf16 support), never fp16 on a CPU; float32 around int8
-    linear layers (``wants_int8``)."""
+    linear layers (``lsp_server/int8.py``)."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if dtype == "float16" and device.type == "cpu":
@@ -125,14 +124,6 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16
     return torch.bfloat16 if _cpu_has_bf16() else torch.float32
-
-
-def wants_int8(dtype: str, device: torch.device) -> bool:
-    """Whether the linear layers run in int8 (``lsp_server/int8.py``): asked for, or ``auto`` on a CPU
-    without fast bf16 where this PyTorch has the kernels."""
-    if dtype == "int8":
-        return True
-    return dtype == "auto" and device.type == "cpu" and not _cpu_has_bf16() and int8_available()
 
 
 def describe_device(device: torch.device) -> str:
@@ -195,7 +186,7 @@ def load_model(
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"cannot load a masked LM from {path}: {_first_line(exc)}") from exc
-    quantized = wants_int8(dtype, dev)
+    quantized = dtype == "int8"  # asked for only: it costs a point while typing (lsp_server/int8.py)
     if quantized:
         quantize_linear_layers(model)
     lm = _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)

@@ -14,7 +14,7 @@ from lsp_server.errors import ModelLoadError
 from lsp_server.holes import find_holes
 from lsp_server.infill import FillOptions, Infiller
 from lsp_server.int8 import parameter_count
-from lsp_server.model import LoadedModel, load_model, resolve_dtype, wants_int8
+from lsp_server.model import LoadedModel, load_model, resolve_dtype
 
 pytestmark = pytest.mark.skipif(
     "fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm int8 kernels on this CPU"
@@ -73,13 +73,10 @@ def test_an_int8_fill_fills_every_hole(pair) -> None:
     assert len(result.completions) == 2 and "???" not in result.text
 
 
-def test_auto_picks_int8_on_cpus_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    cpu = torch.device("cpu")
+def test_auto_never_picks_int8(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model_module, "_cpu_has_bf16", lambda: False)
-    assert wants_int8("auto", cpu) and resolve_dtype("auto", cpu) == torch.float32
-    assert not wants_int8("auto", torch.device("cuda")) and not wants_int8("float32", cpu)
-    monkeypatch.setattr(model_module, "_cpu_has_bf16", lambda: True)
-    assert not wants_int8("auto", cpu) and resolve_dtype("auto", cpu) == torch.bfloat16
+    lm = load_model(tiny_model_dir, "cpu", "auto")
+    assert not lm.quantized and lm.dtype == torch.float32
 
 
 def test_int8_is_a_cpu_option() -> None:
