@@ -9,9 +9,8 @@ background ticket: any other request cancels it, so it never delays real work by
 in. What it leaves serves the first request there twice over: the suggestion is remembered
 (``lsp_server/suggestions.py``), so a request at that place, or after typing its first characters, is
 answered at once; and a request after any other keystroke starts from its context states
-(``jobs.prefetch``). A cursor resting
-on a word (Normal mode) has nothing to complete; the end of its line is filled instead, where appending or
-opening a line below types next.
+(``jobs.prefetch``). A cursor resting on a word (Normal mode) has nothing to complete; the end of its line
+is filled instead, where appending or opening a line below types next.
 """
 
 from __future__ import annotations
