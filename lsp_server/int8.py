@@ -1,16 +1,15 @@
 """Dynamic int8 quantization for CPUs: the encoder's linear layers run as int8 matrix products (fbgemm).
 
-``dtype="int8"`` loads the checkpoint in float32 and swaps its linear layers for PyTorch's dynamically
-quantized linear layer: int8 weights with a scale per output row, activations quantized per call. Two kinds
-stay exact: the output embeddings (the head's vocabulary projection) and the attention's query/key/value
-projection, whose keys and values the context cache and the server's reuse keep across steps and requests.
-With those in int8 too, fills while typing lost 1.3 points of pass@1 on all 1,033 single-line tasks (15.5%
-against float32's 16.8%); with them exact, 16.3% while typing and 16.7% for single fills
-(``benchmarks/README.md``). ``auto`` picks it on CPUs without fast bf16 (most laptops), where it is faster
-than float32 weights; where the CPU has bf16, bf16 is as fast. It is CPU-only, and uses
+``dtype="int8"`` loads the checkpoint in float32 and swaps every ``nn.Linear`` except the output
+embeddings (the head's vocabulary projection, kept exact) for PyTorch's dynamically quantized linear layer:
+int8 weights with a scale per output row, activations quantized per call. It is for CPUs without fast
+bf16 (most laptops): there a ghost-text fill took 1.8x less time than with float32 weights. On all 1,033
+single-line tasks (``benchmarks/README.md``) one fill scored as float32 and bf16 do (16.7% against 16.6%),
+but fills while typing, which start from the previous request's states, lost 1.3 points (15.5% against
+float32's 16.8%), so ``auto`` never picks it: users who want the speed ask for it. Where the CPU has bf16
+the two are close in speed. One scale per tensor lost a point even on single fills. It is CPU-only, and uses
 ``torch.ao.quantization``, which PyTorch has deprecated in favour of torchao; torchao's eager int8 layers
-were slower than bf16 here, so this stays while PyTorch has it (``available`` says so, and ``auto`` then
-keeps float32).
+were slower than bf16 here, so this stays while PyTorch has it (``available`` says so).
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ import torch
 from torch import nn
 
 from lsp_server.errors import ModelLoadError
-
-EXACT = frozenset({"Wqkv", "query", "key", "value", "q_proj", "k_proj", "v_proj", "qkv_proj"})  # q/k/v layers
 
 
 def _quantization():  # torch.ao.quantization, or None where this PyTorch no longer has it
@@ -36,17 +33,13 @@ def available() -> bool:
 
 
 def quantize_linear_layers(model: nn.Module) -> int:
-    """Quantize ``model``'s linear layers in place, but its output embeddings and its query/key/value
-    projections (``EXACT``); returns how many."""
+    """Quantize ``model``'s linear layers in place, but its output embeddings; returns how many."""
     quantize = _quantization()
     if quantize is None or not available():
         raise ModelLoadError("int8 needs torch.ao.quantization with fbgemm kernels (x86 CPUs); this PyTorch "
                              "has not got them: use bfloat16 or float32")
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    names = {
-        name for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and m is not head and name.rsplit(".", 1)[-1] not in EXACT
-    }
+    names = {name for name, m in model.named_modules() if isinstance(m, nn.Linear) and m is not head}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*deprecated.*", category=UserWarning)

@@ -22,7 +22,6 @@ from lsp_server import tokens
 from lsp_server.accel import CompileMode, buckets_for, compile_encoder
 from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
 from lsp_server.errors import ModelLoadError
-from lsp_server.int8 import available as int8_available
 from lsp_server.int8 import quantize_linear_layers
 from lsp_server.time_conditioning import (
     TimeEmbedding,
@@ -127,14 +126,6 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if _cpu_has_bf16() else torch.float32
 
 
-def wants_int8(dtype: str, device: torch.device) -> bool:
-    """Whether the linear layers run in int8 (``lsp_server/int8.py``): asked for, or ``auto`` on a CPU
-    without fast bf16 where this PyTorch has the kernels."""
-    if dtype == "int8":
-        return True
-    return dtype == "auto" and device.type == "cpu" and not _cpu_has_bf16() and int8_available()
-
-
 def describe_device(device: torch.device) -> str:
     """A human name for the hardware: the GPU's name, or the CPU model with its core and thread counts."""
     if device.type == "cuda":
@@ -195,7 +186,7 @@ def load_model(
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"cannot load a masked LM from {path}: {_first_line(exc)}") from exc
-    quantized = wants_int8(dtype, dev)
+    quantized = dtype == "int8"  # asked for only: it costs a point while typing (lsp_server/int8.py)
     if quantized:
         quantize_linear_layers(model)
     lm = _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)
