@@ -57,6 +57,13 @@ def _body_line(text: str, header: str) -> int:
     return text.split("\n").index(header) + 1
 
 
+def _open_sample(client, name: str) -> tuple[str, str, int]:
+    """The sample fixture opened as ``name``: its uri, its text and the empty body line of ``perimeter``."""
+    text, uri = fixture_text("sample.py"), uri_for(name)
+    open_doc(client, uri, text)
+    return uri, text, _body_line(text, "def perimeter(circle):")
+
+
 async def test_a_keystroke_after_a_prefetch_starts_warm(served) -> None:
     client, log = served
     text = fixture_text("sample.py")
@@ -92,10 +99,7 @@ async def test_a_keystroke_after_a_prefetch_starts_warm(served) -> None:
 
 async def test_typing_through_a_suggestion_is_answered_from_it(served) -> None:
     client, log = served
-    text = fixture_text("sample.py")
-    uri = uri_for("type-through.py")
-    open_doc(client, uri, text)
-    line = _body_line(text, "def perimeter(circle):")
+    uri, text, line = _open_sample(client, "type-through.py")
     shown = await inline(client, uri, line, 4)
     assert shown, "no suggestion to type through"
     suggestion = shown[0].insert_text.split("\n")[0]
@@ -123,20 +127,15 @@ async def test_typing_through_a_suggestion_is_answered_from_it(served) -> None:
 
 async def test_a_cursor_on_a_word_warms_the_end_of_its_line(served) -> None:
     client, log = served
-    text = fixture_text("sample.py")
-    uri = uri_for("prefetch-word.py")
-    open_doc(client, uri, text)
+    uri, _, line = _open_sample(client, "prefetch-word.py")
     before = len(await _log_lines(log, r"prefetch#- ok", 0))
-    _prefetch(client, uri, _body_line(text, "def perimeter(circle):") - 1, 0)  # on "def"
+    _prefetch(client, uri, line - 1, 0)  # on "def"
     assert len(await _log_lines(log, r"prefetch#- ok", before + 1)) == before + 1
 
 
 async def test_prefetch_is_ignored_where_there_is_nothing_to_do(served) -> None:
     client, log = served
-    text = fixture_text("sample.py")
-    uri = uri_for("prefetch-off.py")
-    open_doc(client, uri, text)
-    line = _body_line(text, "def perimeter(circle):")
+    uri, _, line = _open_sample(client, "prefetch-off.py")
     before = len(await _log_lines(log, r"prefetch#", 0))
     _prefetch(client, uri_for("never-opened.py"), 0, 0)  # an unknown document
     _prefetch(client, uri, 10_000, 0)  # a position past the end

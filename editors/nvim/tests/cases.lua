@@ -81,6 +81,16 @@ local function wait_ghost(T, bufnr, client)
   end, 5000)
 end
 
+--- inline.py in Insert mode at the end of its line 2 ("    result = a + "), with the ghost text shown.
+local function insert_with_ghost(T)
+  local bufnr, original = T.edit("inline.py")
+  local client = T.ready_client(bufnr)
+  vim.api.nvim_win_set_cursor(0, { 2, 0 })
+  T.type("A")
+  T.check(vim.api.nvim_get_mode().mode == "i", "not in insert mode")
+  return bufnr, original, wait_ghost(T, bufnr, client)
+end
+
 --- The lines of the server's log (`T.server_log`) that contain `text`.
 local function log_lines(T, text)
   return vim.tbl_filter(function(line)
@@ -225,12 +235,7 @@ function M.list(T)
   end)
 
   case("inline", function(info)
-    local bufnr, original = T.edit("inline.py")
-    local client = T.ready_client(bufnr)
-    vim.api.nvim_win_set_cursor(0, { 2, 0 })
-    T.type("A") -- insert mode at the end of "    result = a + "
-    T.check(vim.api.nvim_get_mode().mode == "i", "not in insert mode")
-    local item = wait_ghost(T, bufnr, client)
+    local bufnr, original, item = insert_with_ghost(T)
     local shown = ghost_text(bufnr)
     info.insert_text, info.shown = item.insert_text, shown.text
     T.check(type(item.insert_text) == "string" and item.insert_text ~= "", "empty insert text")
@@ -247,11 +252,7 @@ function M.list(T)
   end)
 
   case("inline_type_through", function(info)
-    local bufnr = T.edit("inline.py")
-    local client = T.ready_client(bufnr)
-    vim.api.nvim_win_set_cursor(0, { 2, 0 })
-    T.type("A")
-    wait_ghost(T, bufnr, client)
+    local bufnr = insert_with_ghost(T)
     local shown = ghost_text(bufnr).text
     local before = #log_lines(T, "inline#")
     local first = shown:sub(1, 1)
@@ -272,11 +273,7 @@ function M.list(T)
   end)
 
   case("inline_cycle", function(info)
-    local bufnr = T.edit("inline.py")
-    local client = T.ready_client(bufnr)
-    vim.api.nvim_win_set_cursor(0, { 2, 0 })
-    T.type("A")
-    wait_ghost(T, bufnr, client)
+    local bufnr = insert_with_ghost(T)
     T.type("<M-]>") -- one candidate shown: asks the server for several (trigger kind Invoked)
     local n = T.wait("several candidates", function()
       local k = candidate_count(bufnr)
