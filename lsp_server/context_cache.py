@@ -34,6 +34,7 @@ from lsp_server.time_conditioning import encoder_inputs
 log = logging.getLogger(__name__)
 
 MAX_ACTIVE_SHARE = 0.5  # beyond this share of the window in the spans (and neighbours), use full passes
+BAND_BLOCK_WINDOWS = 2  # a full pass's sliding-window layers attend in blocks of this many windows of queries
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,37 @@ def active_positions(
 
 
 @dataclass
+class _Band:
+    """A block of consecutive queries of a sliding-window layer and the keys within the window of it."""
+
+    q_lo: int
+    q_hi: int
+    k_lo: int
+    k_hi: int
+    mask: torch.Tensor  # (B or 1, 1, q_hi - q_lo, k_hi - k_lo) bool
+
+
+def _bands(attention: torch.Tensor, window: int) -> list[_Band]:
+    """Sliding-window attention of every position cut into blocks of ``BAND_BLOCK_WINDOWS * window`` queries,
+    each against only the keys in its reach: the same result as one masked pass over the whole width,
+    with a fraction of the work once the width is several windows (on a 2-core CPU at 512 tokens and a
+    64-token window: 1.4 ms a layer instead of 3.9 ms)."""
+    width = attention.shape[1]
+    block = max(1, BAND_BLOCK_WINDOWS * window)
+    position = torch.arange(width, device=attention.device)
+    padded = not bool(attention.bool().all())
+    bands = []
+    for q_lo in range(0, width, block):
+        q_hi = min(width, q_lo + block)
+        k_lo, k_hi = max(0, q_lo - window), min(width, q_hi + window)
+        mask = ((position[q_lo:q_hi, None] - position[None, k_lo:k_hi]).abs() <= window)[None, None]  # (1, 1, q, k)
+        if padded:
+            mask = mask & attention[:, None, None, k_lo:k_hi].bool()  # (B, 1, q, k)
+        bands.append(_Band(q_lo, q_hi, k_lo, k_hi, mask))
+    return bands
+
+
+@dataclass
 class _Attend:
     """What one layer type needs on every cached step: key range, mask and rotary tables of the active slots."""
 
@@ -110,6 +142,7 @@ class _Attend:
     mask: torch.Tensor | None  # (B, 1, A, hi - lo) bool, None when every key is allowed
     cos: torch.Tensor  # (B, 1, A, d) float32
     sin: torch.Tensor
+    bands: list[_Band] | None = None  # a sliding-window layer over every position, block by block
 
 
 class ContextCache:
@@ -232,7 +265,7 @@ class ContextCache:
         everything = torch.arange(width, device=ids.device)[None].expand(batch, width)  # (B, T)
         wanted, valid = active_positions(positions, attention, 0)  # (B, A)
         kinds = {layer.attention_type for layer in base.layers}
-        plans = {kind: self._plan(kind, everything, attention) for kind in kinds}
+        plans = {kind: self._plan(kind, everything, attention, banded=True) for kind in kinds}
         last = len(base.layers) - 1
         self._keys, self._values = [], []
         for i, layer in enumerate(base.layers):
@@ -249,19 +282,26 @@ class ContextCache:
         return model.decoder(model.head(hidden[valid])).float()  # (M, V)
 
     def _plan(
-        self, kind: str, queries: torch.Tensor, attention: torch.Tensor, lo: int = 0, hi: int | None = None
+        self, kind: str, queries: torch.Tensor, attention: torch.Tensor, lo: int = 0, hi: int | None = None,
+        banded: bool = False,
     ) -> _Attend:
-        """Key range ``lo:hi``, mask and rotary tables for ``queries`` (B, A) positions in a layer of ``kind``."""
+        """Key range ``lo:hi``, mask and rotary tables for ``queries`` (B, A) positions in a layer of ``kind``.
+
+        ``banded`` (queries are every position in order): a sliding-window layer attends block by block.
+        """
         base = self.lm.model.model
         hi = attention.shape[1] if hi is None else hi
         window = getattr(self.lm.model.config, "sliding_window", None)
+        cos, sin = base.rotary_emb(self._probe(), queries, kind)  # (B, A, d)
+        cos, sin = cos[:, None].float(), sin[:, None].float()
+        if kind == "sliding_attention" and window is not None and banded:
+            return _Attend(lo, hi, None, cos, sin, _bands(attention, window))
         keys = torch.arange(lo, hi, device=queries.device)  # (S,)
         mask = None if bool(attention.bool().all()) else attention[:, None, None, lo:hi].bool()  # (B, 1, 1, S)
         if kind == "sliding_attention" and window is not None:
             near = ((queries[:, :, None] - keys).abs() <= window)[:, None]  # (B, 1, A, S)
             mask = near if mask is None else mask & near
-        cos, sin = base.rotary_emb(self._probe(), queries, kind)  # (B, A, d)
-        return _Attend(lo, hi, mask, cos[:, None].float(), sin[:, None].float())
+        return _Attend(lo, hi, mask, cos, sin)
 
     def _probe(self) -> torch.Tensor:
         """A tensor of the model's dtype and device (the rotary module takes both from its input)."""
@@ -273,11 +313,20 @@ class ContextCache:
         values: torch.Tensor,
     ) -> torch.Tensor:
         """The rest of one layer after its projections: attention of ``q`` (rotary not yet applied) to the
-        keys and values in the plan's range, the output projection and the MLP, both residual."""
-        out = F.scaled_dot_product_attention(
-            _rotary(q, plan.cos, plan.sin), keys[:, :, plan.lo : plan.hi], values[:, :, plan.lo : plan.hi],
-            attn_mask=plan.mask, scale=layer.attn.head_dim**-0.5,
-        )  # (B, heads, A, d)
+        keys and values in the plan's range (or its bands), the output projection and the MLP, both residual."""
+        q, scale = _rotary(q, plan.cos, plan.sin), layer.attn.head_dim**-0.5
+        if plan.bands:
+            out = torch.cat([
+                F.scaled_dot_product_attention(
+                    q[:, :, b.q_lo : b.q_hi], keys[:, :, b.k_lo : b.k_hi], values[:, :, b.k_lo : b.k_hi],
+                    attn_mask=b.mask, scale=scale,
+                )
+                for b in plan.bands
+            ], dim=2)  # (B, heads, T, d)
+        else:
+            out = F.scaled_dot_product_attention(
+                q, keys[:, :, plan.lo : plan.hi], values[:, :, plan.lo : plan.hi], attn_mask=plan.mask, scale=scale,
+            )  # (B, heads, A, d)
         hidden = hidden + layer.attn.Wo(out.transpose(1, 2).reshape(hidden.shape))
         return hidden + layer.mlp(layer.mlp_norm(hidden))
 
