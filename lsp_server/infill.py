@@ -54,6 +54,9 @@ class FillOptions:
 
 
 RETRY_TEMPERATURE = 0.8
+# Windows of one text denoised side by side in one batch (spans too far apart to share a window): a 2-core
+# CPU reads the weights once per step for all of them, so 3 far-apart holes cost little more than one.
+MAX_WINDOWS = 4
 
 
 def fit_syntax(text: str, line_hole: bool, before: str, after: str, check: RegionCheck) -> str:
@@ -187,8 +190,9 @@ class Infiller:
         self, states: list[_State], options: FillOptions, layout_gen: torch.Generator, gen: torch.Generator,
         should_stop: Callable[[], bool] | None, on_step: Callable[[StepInfo], None] | None,
     ) -> bool:
-        """Lay out the next window of each text, denoise them together, write the middles back."""
-        layouts = [self._layout(s.text, [sp for _, sp in s.pending], options, layout_gen) for s in states]
+        """Lay out the next windows of each text, denoise them together, write the middles back."""
+        rows = [(s, lay) for s in states for lay in self._windows(s, options, layout_gen)]
+        states, layouts = [s for s, _ in rows], [lay for _, lay in rows]
         width = bucket_width(max(len(lay.ids) for lay in layouts), self.lm.buckets)
         x = torch.full((len(layouts), width), self.lm.pad_id, dtype=torch.long)  # (B, T)
         attention = torch.zeros_like(x)  # (B, T)
@@ -207,9 +211,30 @@ class Infiller:
         if result.stopped:
             return True
         ids, conf = result.ids.cpu(), result.confidence.cpu()
+        filled: dict[int, list[list[tuple[int, float]]]] = {}  # per state, the kept tokens of its next spans
         for b, (s, lay) in enumerate(zip(states, layouts)):
-            self._write_back(s, lay.slices, ids[b], conf[b], options)
+            filled.setdefault(id(s), []).extend(
+                [(int(t), float(c)) for t, c in zip(ids[b, lo:hi], conf[b, lo:hi]) if int(t) not in self._drop]
+                for lo, hi in lay.slices
+            )
+        for s in {id(s): s for s in states}.values():
+            self._write_back(s, filled[id(s)], options)
         return False
+
+    def _windows(self, state: _State, options: FillOptions, generator: torch.Generator) -> list[Layout]:
+        """The windows of ``state``'s pending spans to denoise in this round: the first, and after it each next
+        one whose text holds no span of the windows before it (a later window that does waits for the next
+        round, to see those spans filled), up to ``MAX_WINDOWS``."""
+        pending = [sp for _, sp in state.pending]
+        windows = [self._layout(state.text, pending, options, generator)]
+        taken = len(windows[0].spans)
+        while taken < len(pending) and len(windows) < MAX_WINDOWS:
+            window = self._layout(state.text, pending[taken:], options, generator)
+            if any(window.covers(sp) for earlier in windows for sp in earlier.spans):
+                break
+            windows.append(window)
+            taken += len(window.spans)
+        return windows
 
     def _ends(self, layouts: list[Layout], options: FillOptions) -> EndsFn | None:
         """The length estimate for fully masked spans: each middle ends at the first position, after its
@@ -265,18 +290,15 @@ class Infiller:
 
         return finished
 
-    def _write_back(
-        self, state: _State, slices: list[tuple[int, int]], ids: torch.Tensor, conf: torch.Tensor,
-        options: FillOptions,
-    ) -> None:
-        """Decode each laid-out span, replace it in the text, shift the spans still pending."""
-        done = state.pending[: len(slices)]
-        state.pending = state.pending[len(slices) :]
+    def _write_back(self, state: _State, filled: list[list[tuple[int, float]]], options: FillOptions) -> None:
+        """Decode the tokens (with their confidence) of each next pending span, replace it in the text, shift
+        the spans still pending."""
+        done = state.pending[: len(filled)]
+        state.pending = state.pending[len(filled) :]
         delta = 0
         pieces: list[str] = []
         cursor = 0
-        for (index, span), (lo, hi) in zip(done, slices):
-            kept = [(int(t), float(c)) for t, c in zip(ids[lo:hi], conf[lo:hi]) if int(t) not in self._drop]
+        for (index, span), kept in zip(done, filled):
             raw = self.lm.tokenizer.decode([t for t, _ in kept])
             line_hole = is_line_hole(state.text, span)
             text = finish(raw, line_hole=line_hole, single_line=options.single_line, suffix=state.text[span.end :])

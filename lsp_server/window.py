@@ -28,6 +28,12 @@ class Layout:
     ids: list[int]
     slices: list[tuple[int, int]]  # token range of each span in ``ids``
     spans: list[Span]  # the spans laid out here, in text order
+    start: int = 0  # the characters of the text the sequence covers: text[start:end], its spans masked
+    end: int = 0
+
+    def covers(self, span: Span) -> bool:
+        """Whether any character of ``span`` (or its insertion point) lies in this sequence's text."""
+        return self.start <= span.end and span.start <= self.end
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,9 @@ def build_layout(
     prefix_budget = max(int(room * PREFIX_SHARE), room - len(suffix_ids))
     prefix = cut_prefix(prefix_text, *prefix_enc, prefix_budget)
     suffix = cut_suffix(suffix_text, suffix_ids, suffix_offsets, room - len(prefix))
+    prefix_offsets = prefix_enc[1]
+    start = spans[0].start - len(prefix_text) + (prefix_offsets[-len(prefix)][0] if prefix else len(prefix_text))
+    end = spans[count - 1].end + (suffix_offsets[len(suffix) - 1][1] if suffix else 0)
     ids: list[int] = [vocab.cls_id] if vocab.cls_id is not None else []
     ids += prefix
     slices: list[tuple[int, int]] = []
@@ -151,4 +160,4 @@ def build_layout(
     ids += suffix
     if vocab.sep_id is not None:
         ids.append(vocab.sep_id)
-    return Layout(ids=ids, slices=slices, spans=list(spans[:count]))
+    return Layout(ids=ids, slices=slices, spans=list(spans[:count]), start=start, end=end)

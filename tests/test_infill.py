@@ -27,6 +27,7 @@ class MockLM(LoadedModel):
         self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None = None
     ) -> torch.Tensor:
         self.calls = getattr(self, "calls", 0) + 1
+        self.seen = [*getattr(self, "seen", []), ids.clone()]  # every batch it was given
         word = self.tokenizer(self.word, add_special_tokens=False)["input_ids"][0]
         in_hole = (ids == self.mask_id) | (ids == word) | (ids == self.eom_id)  # masks and what they became
         out = []
@@ -66,13 +67,38 @@ def test_a_hole_may_use_its_whole_budget(tiny_tokenizer) -> None:
     assert out.completions == ["x" * 5]
 
 
-def test_holes_beyond_one_window_are_filled_in_later_rounds(tiny_tokenizer) -> None:
-    body = "".join(f"value_{i} = compute(argument_{i})\n" for i in range(60))
-    text = "???\n" + body + "???\n"
+def _lines(count: int) -> str:
+    return "".join(f"value_{i} = compute(argument_{i})\n" for i in range(count))
+
+
+def test_holes_in_windows_apart_are_denoised_side_by_side(tiny_tokenizer) -> None:
+    text = "???\n" + _lines(60) + "???\n" + _lines(60) + "???\n"
     lm = mock_lm(tiny_tokenizer, max_length=128)
     result = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=2), line_length=8))
-    assert "???" not in result.text and result.completions == ["xx", "xx"]
-    assert lm.calls == 4  # two windows of two steps
+    assert "???" not in result.text and result.completions == ["xx", "xx", "xx"]
+    assert lm.calls == 2  # one round: three windows in one batch, two steps
+    assert [len(batch) for batch in lm.seen] == [3, 3]
+    hole = tiny_tokenizer("???", add_special_tokens=False)["input_ids"]
+    first = lm.seen[0][1].tolist()  # the middle window sees neither other hole
+    assert not any(first[i : i + len(hole)] == hole for i in range(len(first)))
+
+
+def test_a_window_that_reaches_an_earlier_hole_waits_to_see_it_filled(tiny_tokenizer) -> None:
+    text = "???\n" + _lines(7) + "???\n"
+    lm = mock_lm(tiny_tokenizer, max_length=128)
+    infiller = Infiller(lm)
+    options = FillOptions(DenoiseConfig(steps=2), line_length=8)
+    first, second = (infiller.layout(text, spans, options) for spans in (find_holes(text), find_holes(text)[1:]))
+    assert len(first.spans) == 1 and second.covers(find_holes(text)[0])  # the case this test is about
+    encode = lambda piece: tiny_tokenizer(piece, add_special_tokens=False)["input_ids"]  # noqa: E731
+    assert second.ids[1 : second.slices[0][0]] == encode(text[second.start : second.spans[0].start])
+    assert first.ids[first.slices[0][1] : -1] == encode(text[first.spans[0].end : first.end])
+    result = infiller.fill(text, find_holes(text), options)
+    assert result.completions == ["xx", "xx"]
+    assert [len(batch) for batch in lm.seen] == [1, 1, 1, 1]  # two rounds of two steps
+    word = tiny_tokenizer("xx\n", add_special_tokens=False)["input_ids"]
+    later = lm.seen[2][0].tolist()
+    assert any(later[i : i + len(word)] == word for i in range(len(later)))  # the first hole, filled
 
 
 def test_results_come_back_in_the_callers_order(tiny_tokenizer) -> None:
