@@ -2,7 +2,8 @@
 
 Spans that fit together go into one sequence (so they are denoised jointly and stay consistent); the room
 left is shared by the prefix (two thirds) and the suffix, both cut at line boundaries. Spans that do not fit
-are left for the next sequence, which sees the text with the earlier spans already filled.
+are left for further sequences; the engine (``lsp_server/infill.py``) denoises one alongside when its text
+(``Layout.start:end``) holds none of the earlier spans, and otherwise after them, with them filled.
 """
 
 from __future__ import annotations
