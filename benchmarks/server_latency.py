@@ -102,7 +102,7 @@ async def start_server(args: argparse.Namespace, log_file: Path) -> LanguageClie
     cmd = [sys.executable, "-m", "lsp_server.cli", "serve", "--log-file", str(log_file), "--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", str(args.model)]
-    cmd += ["--device", args.device, "--dtype", args.dtype]
+    cmd += ["--device", args.device, "--dtype", args.dtype, "--compile", args.compile]
     client = LanguageClient("diffill-bench", "0")
     client.feature("diffill/statusChanged")(lambda params: None)
     await client.start_io(*cmd)
@@ -294,8 +294,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "20-line rewrite": await timed(args.reps, lambda: fill(rewrite_uri, region)),
         }
         return {
-            "model": status.model, "device": status.device, "dtype": args.dtype, "steps": args.steps,
-            "threads": args.threads,
+            "model": status.model, "device": status.device, "dtype": args.dtype, "compile": args.compile,
+            "steps": args.steps, "threads": args.threads,
             "file": str(args.file), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "server_log": str(log_file), "results": results,
         }
@@ -310,6 +310,8 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: bundled)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--dtype", default="auto", help="weights dtype, as for diffill serve (auto, bfloat16, int8, ...)")
+    p.add_argument("--compile", default="off", help="torch.compile in the server, as for diffill serve (GPU: "
+                   "reduce-overhead records CUDA graphs)")
     p.add_argument("--steps", type=int, default=16, help="denoising steps")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads in the server (0: torch's default)")
     p.add_argument("--reps", type=int, default=20, help="timed requests per case (after one warm-up)")

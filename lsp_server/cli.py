@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from lsp_server import __version__, defaults
 from lsp_server.bench.args import add_bench_arguments
-from lsp_server.choices import DEVICES, DTYPES, UnmaskOrder
+from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES, UnmaskOrder
 from lsp_server.errors import DiffillError, HoleError
 from lsp_server.holes import DEFAULT_MARKER, find_holes, parse_region
 
@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log level (info: one line per request with its timings)")
     serve.add_argument("--threads", type=int, default=0,
                        help="torch CPU threads (default 0: torch's default, one per physical core)")
+    serve.add_argument("--compile", choices=COMPILE_MODES, default="off",
+                       help="torch.compile the encoder at start (GPU; reduce-overhead records CUDA graphs)")
     add_model_arguments(serve)
     serve.set_defaults(func=run_serve)
     bench = sub.add_parser("bench", help="measure latency, throughput and quality of the decoding settings")
@@ -187,7 +189,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from lsp_server.settings import Settings
 
     model = str(args.model) if args.model is not None else None
-    base = Settings(model=model, device=args.device, dtype=args.dtype, threads=args.threads)
+    base = Settings(model=model, device=args.device, dtype=args.dtype, threads=args.threads, compile=args.compile)
     return serve(base, tcp=args.tcp, log_file=args.log_file, log_level=args.log_level)
 
 

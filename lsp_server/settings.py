@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from lsp_server import defaults
-from lsp_server.choices import DEVICES, DTYPES
+from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
 from lsp_server.holes import DEFAULT_MARKER
 
 SECTION = "diffill"
@@ -90,6 +90,8 @@ class Settings:
     device: str = field(default="auto", metadata=_check(_choice(DEVICES)))
     dtype: str = field(default="auto", metadata=_check(_choice(DTYPES)))
     threads: int = field(default=0, metadata=_check(_int(0, 256)))  # torch CPU threads; 0: torch's default
+    # torch.compile of the encoder (GPU: reduce-overhead records CUDA graphs; the first load takes minutes)
+    compile: str = field(default="off", metadata=_check(_choice(COMPILE_MODES)))
     steps: int = field(default=defaults.STEPS, metadata=_check(_int(1, 1024)))  # denoising steps (at most)
     line_length: int = field(default=defaults.LINE_LENGTH, metadata=_check(_int(1, 512)))  # a line, a hole on its own
     multiline_length: int = field(default=96, metadata=_check(_int(1, 1024)))  # a block after an opener
@@ -112,9 +114,9 @@ class Settings:
         """Whether inline completion runs in a document of this languageId."""
         return not self.languages or (language_id or "") in self.languages
 
-    def model_key(self) -> tuple[str | None, str, str, int]:
+    def model_key(self) -> tuple[str | None, str, str, int, str]:
         """What decides how the model is loaded: a change reloads it."""
-        return self.model, self.device, self.dtype, self.threads
+        return self.model, self.device, self.dtype, self.threads, self.compile
 
     def to_wire(self) -> dict[str, Any]:
         """The settings as the client writes them."""

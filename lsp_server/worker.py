@@ -58,11 +58,12 @@ class Ticket:
         return False
 
 
-def _load(model: str | None, device: str, dtype: str, threads: int) -> Infiller:
+def _load(model: str | None, device: str, dtype: str, threads: int, compile_mode: str = "off") -> Infiller:
     """Load and warm up the model (runs on the model thread; imports torch there, not on the event loop).
 
     The warm-up runs a short fill at every length-bucket shape on a GPU (one small fill on a CPU), so the
-    first request pays no first-call costs.
+    first request pays no first-call costs: with ``compile_mode`` on, that is where the encoder compiles
+    (and records its CUDA graphs, one per bucket).
 
     ``threads`` > 0 sets torch's CPU threads; 0 keeps torch's default (one per physical core). With the
     bundled 25M model two threads are ~1.85x faster than one on an idle 2-core CPU, but 2x slower than one
@@ -77,13 +78,14 @@ def _load(model: str | None, device: str, dtype: str, threads: int) -> Infiller:
     if threads > 0:
         torch.set_num_threads(threads)
     started = time.perf_counter()
-    infiller = Infiller(load_model(model, device, dtype))
+    infiller = Infiller(load_model(model, device, dtype, compile_mode=compile_mode))
     loaded = time.perf_counter()
     shapes = warm_up(infiller)
     lm = infiller.lm
     weights = "int8" if lm.quantized else str(lm.dtype).removeprefix("torch.")
-    log.info("model %s loaded on %s (%s) in %.1f s, warmed up (%d shape(s)) in %.2f s", lm.path, lm.device,
-             weights, loaded - started, shapes, time.perf_counter() - loaded)
+    compiled = f", compiled ({compile_mode})" if lm.compiled else ""
+    log.info("model %s loaded on %s (%s%s) in %.1f s, warmed up (%d shape(s)) in %.2f s", lm.path, lm.device,
+             weights, compiled, loaded - started, shapes, time.perf_counter() - loaded)
     return infiller
 
 
@@ -113,7 +115,7 @@ class Worker:
     def ready(self) -> bool:
         return self._infiller is not None
 
-    def load(self, model: str | None, device: str, dtype: str, threads: int = 0) -> None:
+    def load(self, model: str | None, device: str, dtype: str, threads: int = 0, compile_mode: str = "off") -> None:
         """Start loading a model in the background (call on the event loop); the previous one is dropped."""
         self._generation += 1
         generation = self._generation
@@ -121,7 +123,7 @@ class Worker:
         self._infiller = None
         self.model_name, self.device, self.error = model, device, None
         self._set_state(ModelState.LOADING)
-        future = self._executor.submit(_load, model, device, dtype, threads)
+        future = self._executor.submit(_load, model, device, dtype, threads, compile_mode)
         loop = asyncio.get_running_loop()
         future.add_done_callback(lambda f: loop.call_soon_threadsafe(partial(self._loaded, generation, f)))
 

@@ -31,6 +31,14 @@ def test_end_probability_setting_reaches_the_fill_options() -> None:
     assert len(problems) == 1 and "endProbability" in problems[0]
 
 
+def test_the_compile_setting_is_checked_and_reloads_the_model() -> None:
+    settings, problems = parse_settings({"compile": "reduce-overhead"})
+    assert problems == [] and settings.compile == "reduce-overhead"
+    assert settings.model_key() != Settings().model_key()  # a change loads the model again, compiled
+    _, problems = parse_settings({"compile": "fast"})
+    assert len(problems) == 1 and "compile" in problems[0]
+
+
 def test_invalid_settings_are_reported_and_fall_back() -> None:
     base = Settings(model="/m")
     settings, problems = parse_settings({"steps": "many", "temperature": -1, "candidates": 2, "bogus": 1}, base)

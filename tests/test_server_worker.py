@@ -39,7 +39,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Loading blocks until the test opens the gate; a model named 'bad' fails."""
     opened = threading.Event()
 
-    def load(model, device, dtype, threads):
+    def load(model, device, dtype, threads, compile_mode="off"):
         opened.wait(10)
         if model == "bad":
             raise ModelLoadError("model directory not found: bad")
@@ -129,4 +129,19 @@ async def test_background_work_gives_way_to_any_other_ticket(gate: threading.Eve
     assert await worker.run(request, _slow_job(3)) == "done"
     assert await running is None and warm.steps < 200
     assert await worker.run(later, _slow_job(1)) is None  # cancelled before it started: never runs
+    worker.shutdown()
+
+
+async def test_the_compile_mode_reaches_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple] = []
+
+    def load(*args):
+        asked.append(args)
+        return FakeInfiller()
+
+    monkeypatch.setattr(worker_module, "_load", load)
+    worker = Worker(lambda: None)
+    worker.load("good", "cuda", "auto", 0, "reduce-overhead")
+    await _until(lambda: worker.ready)
+    assert asked == [("good", "cuda", "auto", 0, "reduce-overhead")]
     worker.shutdown()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lsp_server.settings import DEVICES, DTYPES, Settings
+from lsp_server.settings import COMPILE_MODES, DEVICES, DTYPES, Settings
 
 MANIFEST = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
 CLIENT_ONLY = {"server.command", "server.pythonPath", "server.logLevel", "trace.server"}
@@ -27,3 +27,4 @@ def test_choices_match() -> None:
     props = contributed()
     assert tuple(props["device"]["enum"]) == DEVICES
     assert tuple(props["dtype"]["enum"]) == DTYPES
+    assert tuple(props["compile"]["enum"]) == COMPILE_MODES

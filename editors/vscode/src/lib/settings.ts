@@ -13,6 +13,7 @@ export const SERVER_KEYS: Readonly<Record<string, string>> = {
   device: 'device',
   dtype: 'dtype',
   threads: 'threads',
+  compile: 'compile',
   steps: 'steps',
   lineLength: 'lineLength',
   multilineLength: 'multilineLength',
