@@ -2,7 +2,8 @@
 
 - **Length buckets**: a batch is padded (pad id, attention 0, never fillable) to the next bucket width, so a
   GPU sees a handful of shapes, which torch.compile and CUDA graphs need. Padding is exact: padded columns
-  are masked out of attention. Default: on for CUDA, off on a CPU (where it only adds work).
+  are masked out of attention. Default: on for CUDA or a compiled encoder, off otherwise (on a CPU they
+  only add work).
 - **torch.compile** of the encoder, behind a flag (``CompileMode``); ``reduce-overhead`` records CUDA
   graphs. GPU-only in practice: on this project's CPUs compilation pays nothing (see benchmarks/README.md).
 - **Warm-up**: one short fill per bucket width, so the first request does not pay for kernel selection,

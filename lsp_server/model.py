@@ -193,6 +193,8 @@ def load_model(
     lm.quantized = quantized
     if is_time_conditioned(path, config):
         lm.time = load_time_embedding(path, hidden_size(model)).to(dev).eval()
+    if buckets is None and compile_mode != CompileMode.OFF.value:
+        buckets = True  # a compiled encoder needs the few static shapes the buckets give, on any device
     lm.buckets = buckets_for(lm.max_length, dev, buckets)
     try:
         mode = CompileMode(compile_mode)

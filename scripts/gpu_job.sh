@@ -5,7 +5,8 @@
 #                                               # seconds after this call began; follow it until SECONDS
 #   scripts/gpu_job.sh follow SECONDS           # follow the training log (the machine stays busy, so held)
 #   scripts/gpu_job.sh finish                   # wait for training; single-line eval, export; model -> $OUT
-#   scripts/gpu_job.sh extras                   # other benchmarks, steps sweep, ELBO, GPU speed; -> $OUT
+#   scripts/gpu_job.sh extras                   # other benchmarks, steps sweep, ELBO; -> $OUT
+#   scripts/gpu_job.sh speed                    # GPU speed: bench, CUDA graphs, server latency; -> $OUT
 #
 # Training runs under setsid so that it outlives the call that started it. Everything lives in runs/gpu
 # (git-ignored). The model: ModernBERT 512 hidden x 8 layers (~25M parameters), bf16 autocast, batch 128.
@@ -19,7 +20,7 @@
 #   DIFFILL_DEVICE      device for the speed benchmarks (default cuda)
 #   PY                  the Python to use (default python3)
 set -euo pipefail
-stage=${1:?usage: scripts/gpu_job.sh start END [SECONDS] | follow SECONDS | finish | extras}
+stage=${1:?usage: scripts/gpu_job.sh start END [SECONDS] | follow SECONDS | finish | extras | speed}
 shift
 run=runs/gpu
 py=${PY:-python3}
@@ -111,6 +112,14 @@ case "$stage" in
     timeout 140 $py -m training.cli eval --model "$m" --tasks single-line --multi-hole --limit 400 \
       --steps-sweep 4,8,16,32 --elbo-corpus "$run/corpus" --out "$run/eval/sweep" --card --batch-size 128 \
       --workers "$workers" || echo "sweep: rc $?"
+    (cd "$run" && tar -czf "$out/extras.tar.gz" $(ls -d model/README.md model/scores.json eval 2>/dev/null))
+    ls -la "$out"
+    ;;
+  speed)  # the trained model, or the bundled one when this machine trained none
+    setup
+    out=$(out_dir)
+    m="$run/model"
+    [ -f "$m/config.json" ] || m=lsp_server/models/default
     timeout 110 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench" --contexts 512 \
       --reps 20 --max-seconds 2 --variants plain default default,warm=4 cache=4,neighbours=8 --quality-tasks 100 || echo "bench: rc $?"
     timeout 80 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench-graphs" --contexts 512 \
@@ -118,7 +127,9 @@ case "$stage" in
       || echo "bench with CUDA graphs: rc $?"
     timeout 60 $py benchmarks/server_latency.py --model "$m" --device "$device" --reps 20 \
       --out "$run/bench/server_latency_gpu.json" || echo "server latency: rc $?"
-    (cd "$run" && tar -czf "$out/extras.tar.gz" $(ls -d model/README.md model/scores.json eval bench bench-graphs 2>/dev/null))
+    timeout 240 $py benchmarks/server_latency.py --model "$m" --device "$device" --reps 20 --compile reduce-overhead \
+      --out "$run/bench/server_latency_gpu_graphs.json" || echo "server latency with CUDA graphs: rc $?"
+    (cd "$run" && tar -czf "$out/speed.tar.gz" $(ls -d bench bench-graphs 2>/dev/null))
     ls -la "$out"
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;

@@ -59,3 +59,9 @@ def test_warm_up_runs_each_bucket_once(tiny_model_dir: Path) -> None:
 def test_an_unknown_compile_mode_is_a_load_error(tiny_model_dir: Path) -> None:
     with pytest.raises(ModelLoadError, match="compile mode"):
         load_model(tiny_model_dir, device="cpu", compile_mode="fastest")
+
+
+def test_a_compiled_encoder_gets_length_buckets_on_any_device(tiny_model_dir: Path) -> None:
+    lm = load_model(tiny_model_dir, device="cpu", dtype="float32", compile_mode="default")  # compiles at first call
+    assert lm.compiled and lm.buckets  # static shapes, or every new width would compile again
+    assert load_model(tiny_model_dir, device="cpu", dtype="float32").buckets == ()
