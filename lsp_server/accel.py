@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
+RECOMPILE_LIMIT = 64  # compiled shapes kept per encoder
 
 
 class CompileMode(str, enum.Enum):
@@ -63,7 +64,12 @@ def compile_encoder(lm: LoadedModel, mode: CompileMode) -> None:
     if mode is CompileMode.OFF:
         return
     import torch
+    import torch._dynamo.config
 
+    # One graph per (batch, width) shape: widths come from the buckets, batches from the request (1, the
+    # candidates, the syntax check's samples, windows side by side). Past torch's default limit of 8 the
+    # encoder would silently run eager again.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     base = getattr(lm.model, "model", lm.model)
     base.forward = torch.compile(base.forward, mode=mode.value, dynamic=False)
     lm.compiled = True
