@@ -29,6 +29,9 @@ def test_variant_specs() -> None:
     assert parse_variant("end=0").apply(FillOptions()).end_probability is None
     fewer = parse_variant("default,steps=8").apply(FillOptions())
     assert fewer.denoise == replace(FillOptions().denoise, steps=8) and fewer.cache == FillOptions().cache
+    narrow = parse_variant("default,neighbours=0").apply(FillOptions())
+    assert narrow.cache == replace(FillOptions().cache, neighbours=0) and narrow.denoise == FillOptions().denoise
+    assert parse_variant("cache=4").apply(FillOptions()).cache.neighbours == 0
     for bad in ("fast", "steps=x", "speed=3", "threshold=2", "default,cache=3"):
         with pytest.raises(VariantError):
             parse_variant(bad)

@@ -43,7 +43,7 @@ class Variant:
     steps: int | None = 16  # None: the current default
     threshold: float | None = None
     cache: int = 0
-    neighbours: int = 0
+    neighbours: int | None = None  # None: 0, or with ``default`` the base options' neighbours
     window: int | None = None
     order: str | None = None  # None: the base options' order
     syntax: bool | None = None  # the syntax check of post-processing on/off (None: as the base options)
@@ -73,11 +73,13 @@ class Variant:
                 base = replace(base, denoise=replace(base.denoise, steps=self.steps))
             if self.threshold is not None:  # default,threshold=P
                 base = replace(base, denoise=replace(base.denoise, threshold=self.threshold))
+            if self.neighbours is not None:  # default,neighbours=N
+                base = replace(base, cache=replace(base.cache, neighbours=self.neighbours))
             return replace(base, window=window)
         order = UnmaskOrder(self.order) if self.order else base.denoise.order
         denoise = replace(base.denoise, steps=self.steps or DenoiseConfig().steps, threshold=self.threshold,
                           order=order)
-        cache = CacheConfig(self.cache, self.neighbours, reuse=self.warm > 0)
+        cache = CacheConfig(self.cache, self.neighbours or 0, reuse=self.warm > 0)
         return replace(base, denoise=denoise, cache=cache, window=window)
 
     def describe(self, base: FillOptions) -> dict[str, object]:
@@ -103,7 +105,7 @@ _KEYS = {
     "warm": int, "end": float,
 }
 # the keys that may follow the ``default`` preset
-WITH_DEFAULT = ("steps", "threshold", "window", "syntax", "parallel", "warm", "end")
+WITH_DEFAULT = ("steps", "threshold", "neighbours", "window", "syntax", "parallel", "warm", "end")
 PRESETS = {
     "plain": {"steps": PLAIN_STEPS},
     "baseline": {},
