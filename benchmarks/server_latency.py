@@ -46,7 +46,8 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_FILE = HERE.parent / "lsp_server" / "window.py"
+FIXTURES = HERE / "fixtures"  # frozen copies of modules of this repository, so the workload never drifts
+DEFAULT_FILE = FIXTURES / "window.py"
 COLD_FILES = ("infill.py", "denoise.py", "context_cache.py", "jobs.py")  # other modules for cold ghost text
 URI = "file:///bench/{name}.py"
 
@@ -234,7 +235,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ghost_uri = open_doc(client, "ghost", ghost_text)
         cold, resting = [], []
         for name in COLD_FILES:
-            text, position, line = ghost_case((HERE.parent / "lsp_server" / name).read_text(encoding="utf-8"))
+            text, position, line = ghost_case((FIXTURES / name).read_text(encoding="utf-8"))
             cold.append((open_doc(client, f"cold-{name}", text), position, text))
             rest_uri = open_doc(client, f"rest-{name}", text)
             resting.append((rest_uri, Typist(client, rest_uri, text, position, line)))

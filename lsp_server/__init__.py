@@ -1,3 +1,1 @@
-"""diffill: code infilling by masked diffusion (engine, CLI and language server)."""
-
-__version__ = "0.1.0"
+"""diffill's language server and ``diffill`` command: the editor's side of the core engine (``diffill``)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lsp_server.holes import Span
+from diffill.holes import Span
 from lsp_server.should_complete import Decision, Mode
 
 

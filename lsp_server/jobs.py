@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lsp_server.context_cache import CacheConfig
-from lsp_server.denoise import DenoiseConfig, StepInfo
-from lsp_server.errors import HoleError
-from lsp_server.holes import Span, find_holes
-from lsp_server.infill import FillOptions, FillResult, Infiller
-from lsp_server.postprocess import RegionCheck
+from diffill.context_cache import CacheConfig
+from diffill.denoise import DenoiseConfig, StepInfo
+from diffill.holes import Span, find_holes
+from diffill.infill import FillOptions, FillResult, Infiller
+from diffill.postprocess import RegionCheck
 from lsp_server.settings import Settings
 from lsp_server.worker import Ticket
 
@@ -36,11 +35,6 @@ def _options(
     )
 
 
-def _cap(infiller: Infiller) -> int:
-    """The largest token budget of one span: half the model's window."""
-    return max(1, infiller.lm.max_length // 2)
-
-
 def complete(
     infiller: Infiller, ticket: Ticket, text: str, span: Span, single_line: bool, settings: Settings,
     n: int, seed: int,
@@ -51,7 +45,7 @@ def complete(
     types, a request re-encodes only what changed near the cursor, and samples for cycling start from the
     greedy fill's states.
     """
-    cap = _cap(infiller)
+    cap = infiller.span_cap
     span = Span(span.start, span.end, length=min(span.length or cap, cap))
     hits = infiller.reuse.hits
     if n <= 1:
@@ -75,7 +69,7 @@ def prefetch(
     keeps the window's cut the same, so its states line up with these (a 96-token block's window starts 80
     tokens later, too many to re-encode warm). None when stopped."""
     middles = complete(infiller, ticket, text, span, single_line, settings, n=1, seed=0)
-    inline = min(settings.inline_length, _cap(infiller))
+    inline = min(settings.inline_length, infiller.span_cap)
     if middles is None or span.length == inline:
         return middles
     steps = ticket.steps
@@ -84,7 +78,7 @@ def prefetch(
         return ticket.steps > steps or ticket.should_stop()
 
     keystroke = Span(span.start, span.end, length=inline)
-    infiller.fill(text, [keystroke], _options(settings, 0.0, single_line, _cap(infiller), reuse=True),
+    infiller.fill(text, [keystroke], _options(settings, 0.0, single_line, infiller.span_cap, reuse=True),
                   should_stop=first_step_only)
     return middles
 
@@ -98,7 +92,7 @@ def fill_holes(
     spans = find_holes(text, settings.hole_marker)
     if not spans:
         return []
-    options = _options(settings, cap=_cap(infiller), check=check, reuse=True)
+    options = _options(settings, cap=infiller.span_cap, check=check, reuse=True)
     result = infiller.fill(text, spans, options, seed, ticket.should_stop, on_step)
     return _replacements(spans, result)
 
@@ -109,56 +103,14 @@ def rewrite(
 ) -> list[tuple[int, int, str]] | None:
     """``text[start:end]`` regenerated (strength 1) or partly re-masked and denoised (below 1), as one replacement.
 
-    The selection is cut into line pieces (see ``rewrite_pieces``) that are filled jointly, so a long
+    The selection is cut into line pieces (``Infiller.rewrite_spans``) that are filled jointly, so a long
     selection is rewritten whole, in several windows if need be, and a partial line stays one line.
     """
-    pieces = rewrite_pieces(infiller, text, start, end)
-    spans = [infiller.rewrite_span(text, a, b, strength) for a, b in pieces]
-    result = infiller.fill(text, spans, _options(settings, cap=_cap(infiller)), seed, ticket.should_stop, on_step)
+    spans = infiller.rewrite_spans(text, start, end, strength)
+    result = infiller.fill(text, spans, _options(settings, cap=infiller.span_cap), seed, ticket.should_stop, on_step)
     if result.stopped:
         return None
     return [(start, end, result.text[start : len(result.text) - (len(text) - end)])]
-
-
-def rewrite_pieces(infiller: Infiller, text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans covering ``text[start:end]`` but its line breaks' last newline: whole lines are grouped while they
-    fit one span's budget (room to grow 1.5x) and fill as line holes; a partial line is a piece of its own."""
-    cap = _cap(infiller)
-    limit = max(1, int((cap - 8) / 1.5))
-    pieces: list[tuple[int, int]] = []
-    group: tuple[int, int] | None = None
-    used = 0
-    for a, b, whole in _line_segments(text, start, end):
-        n = len(infiller.lm.tokenizer(text[a:b], add_special_tokens=False)["input_ids"]) + 1
-        if n > cap:
-            raise HoleError(f"a line of the selection is {n} tokens; this model rewrites at most {cap} at once")
-        if whole and group is not None and used + n <= limit:
-            group, used = (group[0], b), used + n
-            continue
-        if group is not None:
-            pieces.append(group)
-        group, used = ((a, b), n) if whole and b > a else (None, 0)
-        if not whole and b > a:
-            pieces.append((a, b))
-    if group is not None:
-        pieces.append(group)
-    return pieces
-
-
-def _line_segments(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
-    """(start, end, covers the whole line) of the content (newline excluded) of each line in ``[start, end)``."""
-    out = []
-    line_start = text.rfind("\n", 0, start) + 1
-    while line_start < end or (line_start == end == start):
-        newline = text.find("\n", line_start)
-        content_end = len(text) if newline < 0 else newline
-        a, b = max(start, line_start), min(end, content_end)
-        if a <= b:
-            out.append((a, b, a == line_start and b == content_end))
-        if newline < 0:
-            break
-        line_start = newline + 1
-    return out
 
 
 def _replacements(spans: list[Span], result: FillResult) -> list[tuple[int, int, str]] | None:

@@ -26,7 +26,6 @@ Shapes on the wire::
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,21 +34,14 @@ import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from lsp_server.worker import ModelState
+
 FILL = "diffill/fill"
 STATUS = "diffill/status"
 STATUS_CHANGED = "diffill/statusChanged"
 PREFETCH = "diffill/prefetch"
 CMD_FILL_HOLES = "diffill.fillHoles"
 CMD_REWRITE_RANGE = "diffill.rewriteRange"
-
-
-class ModelState(str, enum.Enum):
-    """Where the model holder stands."""
-
-    LOADING = "loading"
-    READY = "ready"
-    FAILED = "failed"
-    BUSY = "busy"
 
 
 @attrs.define

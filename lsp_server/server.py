@@ -22,13 +22,13 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from lsp_server import __version__
-from lsp_server.errors import DiffillError
+from diffill import __version__
+from diffill.errors import DiffillError
 from lsp_server.jsonrpc import DiffillProtocol
-from lsp_server.protocol import STATUS, STATUS_CHANGED, ModelState, Status, StatusParams
+from lsp_server.protocol import STATUS, STATUS_CHANGED, Status, StatusParams
 from lsp_server.settings import SECTION, Settings, parse_settings, problems_message, section
 from lsp_server.suggestions import Suggestions
-from lsp_server.worker import Worker
+from lsp_server.worker import ModelState, Worker
 
 log = logging.getLogger(__name__)
 

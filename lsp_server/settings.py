@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from lsp_server import defaults
-from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
-from lsp_server.holes import DEFAULT_MARKER
+from diffill import defaults
+from diffill.choices import COMPILE_MODES, DEVICES, DTYPES
+from diffill.holes import DEFAULT_MARKER
 
 SECTION = "diffill"
 

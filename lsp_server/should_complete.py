@@ -15,8 +15,8 @@ from functools import lru_cache
 import tree_sitter
 import tree_sitter_python
 
-from lsp_server.holes import ends_line, starts_line
-from lsp_server.postprocess import bracket_balance
+from diffill.holes import ends_line, starts_line
+from diffill.postprocess import bracket_balance
 
 
 class Mode(enum.Enum):

@@ -13,6 +13,7 @@ nothing of LSP: it reports state changes through a callback.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import threading
 import time
@@ -21,14 +22,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from lsp_server.errors import DiffillError
-from lsp_server.protocol import ModelState
+from diffill.errors import DiffillError
 
 if TYPE_CHECKING:
-    from lsp_server.infill import Infiller
+    from diffill.infill import Infiller
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class ModelState(str, enum.Enum):
+    """Where the model holder stands."""
+
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    BUSY = "busy"
 
 
 class Ticket:
@@ -71,9 +80,9 @@ def _load(model: str | None, device: str, dtype: str, threads: int, compile_mode
     """
     import torch
 
-    from lsp_server.accel import warm_up
-    from lsp_server.infill import Infiller
-    from lsp_server.model import load_model
+    from diffill.infill import Infiller
+    from diffill.model import load_model
+    from diffill.warmup import warm_up
 
     if threads > 0:
         torch.set_num_threads(threads)

@@ -119,7 +119,7 @@ case "$stage" in
     setup
     out=$(out_dir)
     m="$run/model"
-    [ -f "$m/config.json" ] || m=lsp_server/models/default
+    [ -f "$m/config.json" ] || m=diffill/models/default
     timeout 110 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench" --contexts 512 \
       --reps 20 --max-seconds 2 --variants plain default default,warm=4 cache=4,neighbours=8 --quality-tasks 100 || echo "bench: rc $?"
     timeout 80 $py -m lsp_server.cli bench --model "$m" --device "$device" --out "$run/bench-graphs" --contexts 512 \

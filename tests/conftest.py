@@ -98,7 +98,7 @@ def slow_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir:
 @pytest.fixture
 def made_caches(monkeypatch: pytest.MonkeyPatch) -> list:
     """Every logits function (a ``ContextCache`` when the cache is on) that fills make during a test, in order."""
-    from lsp_server.context_cache import CacheConfig
+    from diffill.context_cache import CacheConfig
 
     made: list = []
     original = CacheConfig.logits_fn

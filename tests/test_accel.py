@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsp_server.accel import CompileMode, bucket_width, buckets_for, warm_up
-from lsp_server.choices import COMPILE_MODES
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.errors import ModelLoadError
-from lsp_server.holes import find_holes
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import load_model
+from diffill.accel import CompileMode, bucket_width, buckets_for
+from diffill.choices import COMPILE_MODES
+from diffill.denoise import DenoiseConfig
+from diffill.errors import ModelLoadError
+from diffill.holes import find_holes
+from diffill.infill import FillOptions, Infiller
+from diffill.model import load_model
+from diffill.warmup import warm_up
 
 TEXT = "import os\n\n\ndef main():\n    ???\n    return 0\n\n\nvalue = ???\n"
 

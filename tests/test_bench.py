@@ -1,4 +1,4 @@
-"""``diffill bench --quick`` on a tiny model: the report's structure (never its timings), variants, capping."""
+"""``python -m benchmarks.engine --quick`` on a tiny model: the report's structure (never timings), variants, caps."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.bench.run import contexts
-from lsp_server.bench.variants import PLAIN_STEPS, VariantError, parse_variant, parse_variants
-from lsp_server.cli import main
-from lsp_server.infill import FillOptions
+from benchmarks.engine.run import contexts, main
+from benchmarks.engine.variants import PLAIN_STEPS, VariantError, parse_variant, parse_variants
+from diffill.infill import FillOptions
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "humaneval-infilling"
 
@@ -49,7 +48,7 @@ def test_contexts_beyond_the_window_are_capped_and_said_so() -> None:
 @pytest.mark.skipif(not BENCH.is_dir(), reason="HumanEval-infilling files not present")
 def test_quick_bench_writes_its_report(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "bench"
-    code = main(["bench", "--quick", "--model", str(tiny_model_dir), "--device", "cpu", "--out", str(out),
+    code = main(["--quick", "--model", str(tiny_model_dir), "--device", "cpu", "--out", str(out),
                  "--contexts", "64,1024", "--quality-tasks", "2", "--large-file-lines", "300"])
     assert code == 0
     record = json.loads((out / "bench.json").read_text())

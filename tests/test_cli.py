@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from diffill.holes import find_holes
+from diffill.infill import FillOptions, Infiller
+from diffill.model import load_model
+from diffill.model_dir import default_model_dir
+from diffill.syntax import check_for
 from lsp_server.cli import main
-from lsp_server.holes import find_holes
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import default_model_dir, load_model
-from lsp_server.syntax import check_for
 from training.benchmarks import benchmarks_root
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cli" / "holes.py"
@@ -47,7 +48,7 @@ def test_cli_matches_the_engine_for_the_same_seed(capsys: pytest.CaptureFixture[
     code, out, _ = run_cli(["fill", str(FIXTURE), "--device", "cpu", "--seed", "3", "--steps", "8"], capsys)
     text = FIXTURE.read_text()
     lm = load_model(None, device="cpu")
-    from lsp_server.denoise import DenoiseConfig
+    from diffill.denoise import DenoiseConfig
 
     options = FillOptions(DenoiseConfig(steps=8), syntax_check=check_for(path=FIXTURE))
     expected = Infiller(lm).fill(text, find_holes(text), options, seed=3).text

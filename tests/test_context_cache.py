@@ -8,11 +8,11 @@ import pytest
 import torch
 from conftest import save_tiny_model
 
-from lsp_server.context_cache import CacheConfig, ContextCache, active_positions, supports_cache
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.holes import find_holes
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import LoadedModel, load_model
+from diffill.context_cache import CacheConfig, ContextCache, active_positions, supports_cache
+from diffill.denoise import DenoiseConfig
+from diffill.holes import find_holes
+from diffill.infill import FillOptions, Infiller
+from diffill.model import LoadedModel, load_model
 
 TEXT = "def f(a, b):\n    ???\n    return a\n\n\nvalue = f(1, ???)\nprint(value)\n"
 

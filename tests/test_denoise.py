@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lsp_server.denoise import DenoiseConfig, UnmaskOrder, denoise, filter_logits
+from diffill.denoise import DenoiseConfig, Hooks, Spans, UnmaskOrder, denoise, filter_logits
 
 V, MASK = 50, 1
 
@@ -76,14 +76,16 @@ def test_should_stop_is_honoured() -> None:
         calls.append(1)
         return len(calls) > 2
 
-    out = denoise(model, make_input(), MASK, DenoiseConfig(steps=6), torch.Generator(), should_stop=stop)
+    out = denoise(model, make_input(), MASK, DenoiseConfig(steps=6), torch.Generator(), hooks=Hooks(should_stop=stop))
     assert out.stopped and out.steps_run == 2 and model.calls == 2
     assert (out.ids == MASK).any()
 
 
 def test_on_step_reports_progress() -> None:
     seen = []
-    denoise(MockModel(), make_input(), MASK, DenoiseConfig(steps=3), torch.Generator(), on_step=seen.append)
+    denoise(
+        MockModel(), make_input(), MASK, DenoiseConfig(steps=3), torch.Generator(), hooks=Hooks(on_step=seen.append)
+    )
     assert [s.step for s in seen] == [1, 2, 3]
     assert seen[-1].remaining == 0 and seen[0].remaining > seen[1].remaining
 
@@ -132,12 +134,21 @@ def test_late_token_is_committed_after_everything_else() -> None:
 
     x = torch.full((1, 6), MASK)
     seen: list[torch.Tensor] = []
-    out = denoise(model, x, MASK, DenoiseConfig(steps=6), torch.Generator(), on_step=lambda s: seen.append(s.x_t),
-                  late_id=late)
+    out = denoise(
+        model,
+        x,
+        MASK,
+        DenoiseConfig(steps=6),
+        torch.Generator(),
+        spans=Spans(late_id=late),
+        hooks=Hooks(on_step=lambda s: seen.append(s.x_t)),
+    )
     assert out.ids[0].tolist() == [20, 20, 20, late, late, late]
     assert seen[2][0, :3].tolist() == [20, 20, 20] and (seen[2][0, 3:] == MASK).all()  # content first
     plain = []
-    denoise(model, x, MASK, DenoiseConfig(steps=6), torch.Generator(), on_step=lambda s: plain.append(s.x_t))
+    denoise(
+        model, x, MASK, DenoiseConfig(steps=6), torch.Generator(), hooks=Hooks(on_step=lambda s: plain.append(s.x_t))
+    )
     assert (plain[0][0] == late).sum() == 1  # without it the confident tail goes first
 
 
@@ -153,11 +164,18 @@ def test_ends_commit_the_estimated_tail_first_and_keep_it() -> None:
 
     x = torch.full((1, 6), MASK)
     seen: list[torch.Tensor] = []
-    out = denoise(model, x, MASK, DenoiseConfig(steps=3, remask=0.5), torch.Generator(),
-                  on_step=lambda s: seen.append(s.x_t), late_id=late, ends=lambda p: p > 0.3)
+    out = denoise(
+        model,
+        x,
+        MASK,
+        DenoiseConfig(steps=3, remask=0.5),
+        torch.Generator(),
+        spans=Spans(late_id=late, ends=lambda p: p > 0.3),
+        hooks=Hooks(on_step=lambda s: seen.append(s.x_t)),
+    )
     assert (seen[0][0, 3:] == late).all()  # committed before anything else, in the first step
     assert out.ids[0].tolist() == [20, 20, 20, late, late, late]  # and never re-masked
-    plain = denoise(model, x, MASK, DenoiseConfig(steps=3), torch.Generator(), late_id=late)
+    plain = denoise(model, x, MASK, DenoiseConfig(steps=3), torch.Generator(), spans=Spans(late_id=late))
     assert plain.ids[0].tolist() == [20] * 6  # without an estimate the content fills the budget
 
 
@@ -171,15 +189,28 @@ def _spans_of(x: torch.Tensor) -> torch.Tensor:
 def test_parallel_spans_take_the_steps_of_the_longest_span() -> None:
     x = make_input()  # row 0: one 6-token hole; row 1: two 3-token holes
     seen: list = []
-    parallel = denoise(MockModel(), x, MASK, DenoiseConfig(steps=16), torch.Generator(), groups=_spans_of(x),
-                       on_step=seen.append)
+    parallel = denoise(
+        MockModel(),
+        x,
+        MASK,
+        DenoiseConfig(steps=16),
+        torch.Generator(),
+        spans=Spans(groups=_spans_of(x)),
+        hooks=Hooks(on_step=seen.append),
+    )
     assert parallel.steps_run == 6  # the 6-token hole, one token a step; row 1 is done after 3
     row1 = [int((s.x_t[1] == MASK).sum()) for s in seen[:3]]
     assert row1 == [4, 2, 0]  # one token of each hole per step
     for s in seen[:3]:  # never two tokens of one hole while the other waits
         assert int((s.x_t[1, 1:4] == MASK).sum()) == int((s.x_t[1, 8:11] == MASK).sum())
-    joint = denoise(MockModel(), x, MASK, DenoiseConfig(steps=16, parallel_spans=False), torch.Generator(),
-                    groups=_spans_of(x))
+    joint = denoise(
+        MockModel(),
+        x,
+        MASK,
+        DenoiseConfig(steps=16, parallel_spans=False),
+        torch.Generator(),
+        spans=Spans(groups=_spans_of(x)),
+    )
     assert joint.steps_run == 6
     one_group = denoise(MockModel(), x, MASK, DenoiseConfig(steps=16), torch.Generator())
     assert torch.equal(joint.ids, one_group.ids) and torch.equal(parallel.ids, joint.ids)  # greedy, same argmax
@@ -188,7 +219,15 @@ def test_parallel_spans_take_the_steps_of_the_longest_span() -> None:
 def test_parallel_spans_share_a_small_step_budget_per_span() -> None:
     x = make_input()
     seen: list = []
-    denoise(MockModel(), x, MASK, DenoiseConfig(steps=2), torch.Generator(), groups=_spans_of(x), on_step=seen.append)
+    denoise(
+        MockModel(),
+        x,
+        MASK,
+        DenoiseConfig(steps=2),
+        torch.Generator(),
+        spans=Spans(groups=_spans_of(x)),
+        hooks=Hooks(on_step=seen.append),
+    )
     first = seen[0].x_t
     assert int((first[1, 1:4] == MASK).sum()) == 1 and int((first[1, 8:11] == MASK).sum()) == 1  # ceil(3/2) each
     assert int((first[0, 3:9] == MASK).sum()) == 3
@@ -198,7 +237,15 @@ def test_parallel_spans_share_a_small_step_budget_per_span() -> None:
 def test_parallel_spans_commit_the_most_confident_of_each_span() -> None:
     x = make_input()  # the mock is more confident at later positions
     seen: list = []
-    denoise(MockModel(), x, MASK, DenoiseConfig(steps=3), torch.Generator(), groups=_spans_of(x), on_step=seen.append)
+    denoise(
+        MockModel(),
+        x,
+        MASK,
+        DenoiseConfig(steps=3),
+        torch.Generator(),
+        spans=Spans(groups=_spans_of(x)),
+        hooks=Hooks(on_step=seen.append),
+    )
     first = seen[0].x_t[1]
     assert first[3] != MASK and first[10] != MASK  # the last position of each hole
     assert (first[[1, 2, 8, 9]] == MASK).all()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from diffill.tasks import load_samples
 from training.benchmarks import (
     BENCHMARKS,
     ENV_BENCHMARKS,
@@ -15,7 +16,6 @@ from training.benchmarks import (
     InfillTask,
     MultiHoleTask,
     join_holes,
-    load_samples,
     load_tasks,
     make_multi_hole_tasks,
     problem_id,

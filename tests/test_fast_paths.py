@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsp_server import window
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import LoadedModel
-from lsp_server.window import Vocab, build_layout
+from diffill import window
+from diffill.denoise import DenoiseConfig
+from diffill.holes import Span
+from diffill.infill import FillOptions, Infiller
+from diffill.model import LoadedModel
+from diffill.window import Vocab, build_layout
 
 
 class LineLM(LoadedModel):
@@ -36,9 +36,17 @@ class LineLM(LoadedModel):
 
 def line_lm(tokenizer) -> LineLM:
     return LineLM(
-        model=None, tokenizer=tokenizer, path=Path("mock"), device=torch.device("cpu"), dtype=torch.float32,
-        mask_id=tokenizer.mask_token_id, pad_id=tokenizer.pad_token_id, eom_id=None,
-        cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id, max_length=256,
+        model=None,
+        tokenizer=tokenizer,
+        path=Path("mock"),
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        mask_id=tokenizer.mask_token_id,
+        pad_id=tokenizer.pad_token_id,
+        eom_id=None,
+        cls_id=tokenizer.cls_token_id,
+        sep_id=tokenizer.sep_token_id,
+        max_length=256,
     )
 
 
@@ -71,7 +79,7 @@ def test_remasking_turns_the_early_exit_off(tiny_tokenizer) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_early_exit_keeps_the_tiny_models_completions(tiny_model_dir: Path, seed: int, monkeypatch) -> None:
-    from lsp_server.model import load_model
+    from diffill.model import load_model
 
     lm = load_model(tiny_model_dir, device="cpu", dtype="float32")
     text = "import os\n\n\ndef main(path):\n    ???\n    return path\n"
@@ -102,7 +110,7 @@ def test_the_narrow_layout_equals_the_wide_one(tiny_tokenizer, monkeypatch) -> N
 
 
 def test_threshold_commits_a_confident_end_of_middle_tail_at_once_when_nothing_else_is_left() -> None:
-    from lsp_server.denoise import denoise
+    from diffill.denoise import Spans, denoise
 
     mask, word, late = 1, 7, 9
     calls = []
@@ -115,8 +123,10 @@ def test_threshold_commits_a_confident_end_of_middle_tail_at_once_when_nothing_e
         return out
 
     x = torch.tensor([[5, mask, mask, mask, mask, mask, mask, 6]])
-    result = denoise(logits_fn, x, mask, DenoiseConfig(steps=6, threshold=0.5), torch.Generator(), late_id=late)
+    result = denoise(
+        logits_fn, x, mask, DenoiseConfig(steps=6, threshold=0.5), torch.Generator(), spans=Spans(late_id=late)
+    )
     assert result.ids.tolist() == [[5, word, word, late, late, late, late, 6]]
     assert calls == [6, 4]  # the words first; then only the tail is left, and it goes in one step
-    plain = denoise(logits_fn, x, mask, DenoiseConfig(steps=6), torch.Generator(), late_id=late)
+    plain = denoise(logits_fn, x, mask, DenoiseConfig(steps=6), torch.Generator(), spans=Spans(late_id=late))
     assert plain.ids.tolist() == result.ids.tolist() and plain.steps_run == 6

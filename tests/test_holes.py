@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.errors import HoleError
-from lsp_server.holes import Span, check_spans, find_holes, is_line_hole, offset_at, parse_region
+from diffill.errors import HoleError
+from diffill.holes import Span, check_spans, find_holes, is_line_hole, offset_at, parse_region
 
 TEXT = "def f(x):\n    ???\n\ny = f(???)\n"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsp_server import tokens
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.errors import HoleError
-from lsp_server.holes import Span, find_holes
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import LoadedModel
-from lsp_server.window import Vocab, build_layout
+from diffill import tokens
+from diffill.denoise import DenoiseConfig
+from diffill.errors import HoleError
+from diffill.holes import Span, find_holes
+from diffill.infill import FillOptions, Infiller
+from diffill.model import LoadedModel
+from diffill.window import Vocab, build_layout
 
 
 class MockLM(LoadedModel):

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsp_server import model as model_module
-from lsp_server.context_cache import ContextCache
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.errors import ModelLoadError
-from lsp_server.holes import find_holes
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.int8 import parameter_count
-from lsp_server.model import LoadedModel, load_model, resolve_dtype
+from diffill import model as model_module
+from diffill.context_cache import ContextCache
+from diffill.denoise import DenoiseConfig
+from diffill.errors import ModelLoadError
+from diffill.holes import find_holes
+from diffill.infill import FillOptions, Infiller
+from diffill.int8 import parameter_count
+from diffill.model import LoadedModel, load_model, resolve_dtype
 
 pytestmark = pytest.mark.skipif(
     "fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm int8 kernels on this CPU"

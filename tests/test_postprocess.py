@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lsp_server.postprocess import finish, first_line, trim_suffix_overlap
+from diffill.postprocess import finish, first_line, trim_suffix_overlap
 
 
 def test_first_line() -> None:
@@ -34,7 +34,7 @@ def test_overlap_with_suffix_is_removed() -> None:
 
 
 def test_cut_points_are_longest_first() -> None:
-    from lsp_server.postprocess import cut_points
+    from diffill.postprocess import cut_points
 
     assert cut_points("a = 1\nb = (\n", line_hole=True) == [12, 6, 0]
     points = cut_points("foo(bar, baz", line_hole=False)
@@ -42,7 +42,7 @@ def test_cut_points_are_longest_first() -> None:
 
 
 def test_truncate_to_valid_keeps_the_longest_piece_that_fits() -> None:
-    from lsp_server.postprocess import truncate_to_valid
+    from diffill.postprocess import truncate_to_valid
 
     def balanced(piece: str) -> bool:
         return piece.count("(") == piece.count(")")

@@ -9,12 +9,12 @@ import pytest
 import torch
 from conftest import save_tiny_model
 
-from lsp_server.context_cache import CacheConfig, ContextCache
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, FillRequest, Infiller
-from lsp_server.model import LoadedModel, load_model
-from lsp_server.reuse import ReuseSlot, aligned_runs, common_ends
+from diffill.context_cache import CacheConfig, ContextCache
+from diffill.denoise import DenoiseConfig
+from diffill.holes import Span
+from diffill.infill import FillOptions, FillRequest, Infiller
+from diffill.model import LoadedModel, load_model
+from diffill.reuse import ReuseSlot, aligned_runs, common_ends
 
 TEXT = "def f(a, b):\n    total = a + b\n    return total\n\n\nvalue = f(1, 2)\nprint(value)\n"
 CURSOR = TEXT.index("    return")

@@ -25,8 +25,8 @@ from server_support import (
     wait_state,
 )
 
+from diffill.postprocess import bracket_balance
 from lsp_server.edits import apply_edits
-from lsp_server.postprocess import bracket_balance
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -261,10 +261,10 @@ async def test_a_long_selection_is_rewritten_whole_and_a_too_long_line_refused(c
 
 async def test_server_and_engine_agree_for_the_same_input_and_seed(client, tiny_model_dir: Path) -> None:
     """Parity: ``diffill/fill`` gives what ``Infiller.fill`` gives in-process with the same settings and seed."""
-    from lsp_server.denoise import DenoiseConfig
-    from lsp_server.holes import find_holes
-    from lsp_server.infill import FillOptions, Infiller
-    from lsp_server.model import load_model
+    from diffill.denoise import DenoiseConfig
+    from diffill.holes import find_holes
+    from diffill.infill import FillOptions, Infiller
+    from diffill.model import load_model
 
     uri = uri_for("parity.py")
     text = fixture_text("holes.py")

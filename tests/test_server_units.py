@@ -146,27 +146,6 @@ def test_ghost_text_never_repeats_the_suffix() -> None:
     assert insert == "    y = x"
 
 
-def test_rewrite_pieces_keep_partial_lines_alone_and_group_whole_lines() -> None:
-    from types import SimpleNamespace
-
-    from lsp_server.jobs import rewrite_pieces
-
-    def tokenizer(text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
-        return {"input_ids": [0] * len(text.split())}
-
-    infiller = SimpleNamespace(lm=SimpleNamespace(tokenizer=tokenizer, max_length=64))  # 32 tokens a span
-    text = "a = 1\n" + "".join(f"b{i} = {i} + {i}\n" for i in range(12)) + "c = 3\n"
-    start, end = 2, text.index("c = 3") + 3  # from inside the first line to inside the last
-    pieces = rewrite_pieces(infiller, text, start, end)
-    assert pieces[0] == (2, 5) and pieces[-1] == (end - 3, end)  # "= 1" and "c =", without newlines
-    groups = pieces[1:-1]
-    assert len(groups) == 6  # 6 tokens a line, 16 a span: two whole lines each
-    assert all(text[a - 1] == "\n" and text[b] == "\n" for a, b in groups)
-    assert [text[a:b] for a, b in pieces] == [text[a:b] for a, b in pieces if text[a:b]]
-    covered = "\n".join(text[a:b] for a, b in pieces)
-    assert covered == text[start:end]
-
-
 def test_null_setting_keeps_the_layer_below() -> None:
     from lsp_server.settings import Settings, parse_settings
 

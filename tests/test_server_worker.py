@@ -10,9 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 import lsp_server.worker as worker_module
-from lsp_server.errors import ModelLoadError
-from lsp_server.protocol import ModelState
-from lsp_server.worker import Ticket, Worker
+from diffill.errors import ModelLoadError
+from lsp_server.worker import ModelState, Ticket, Worker
 
 pytestmark = pytest.mark.asyncio
 

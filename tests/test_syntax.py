@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ast
 
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.holes import find_holes
-from lsp_server.infill import FillOptions, Infiller, fit_syntax
-from lsp_server.syntax import check_for, python_region_ok
+from diffill.denoise import DenoiseConfig
+from diffill.holes import find_holes
+from diffill.infill import FillOptions, Infiller, fit_syntax
+from diffill.syntax import check_for, python_region_ok
 
 GOOD = "def f(x):\n    return x + 1\n"
 BAD_HERE = "def f(x):\n    return (x + 1\n\ny = 2\n"
@@ -39,7 +39,7 @@ def test_fit_syntax_keeps_whole_valid_lines() -> None:
 
 
 def test_engine_output_parses_with_the_check(tiny_model_dir) -> None:
-    from lsp_server.model import load_model
+    from diffill.model import load_model
 
     text = "def f(a):\n    b = ???\n    return b\n\n\nc = f(???)\n"
     lm = load_model(tiny_model_dir, device="cpu", dtype="float32")

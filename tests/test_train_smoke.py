@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.holes import find_holes
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.model import load_model
+from diffill.holes import find_holes
+from diffill.infill import FillOptions, Infiller
+from diffill.model import load_model
 from training.data import DataConfig
 from training.modeling import ModelConfig
 from training.train import TrainConfig, Trainer

@@ -1,4 +1,4 @@
-"""HumanEval-infilling benchmark files: loading tasks and samples, and building multi-hole variants.
+"""HumanEval-infilling benchmark files: its tasks (with their tests), where they live, and multi-hole variants.
 
 A task is a program cut in three: ``prompt`` (before the hole), ``canonical_solution`` (the removed middle)
 and ``suffix`` (after it), plus a ``test`` that defines ``check(candidate)``. Multi-hole tasks are rebuilt
@@ -8,15 +8,14 @@ cut out again.
 
 from __future__ import annotations
 
-import gzip
 import itertools
-import json
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from diffill.tasks import TaskFileError, read_jsonl, require_str_fields
 
 ENV_BENCHMARKS = "DIFFILL_BENCHMARKS"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "humaneval-infilling"
@@ -31,8 +30,7 @@ BENCHMARKS: dict[str, str] = {
 TASK_FIELDS = ("task_id", "prompt", "suffix", "canonical_solution", "test", "entry_point")
 
 
-class BenchmarkError(ValueError):
-    """A benchmark or samples file that is missing or malformed."""
+BenchmarkError = TaskFileError  # a benchmark or samples file that is missing or malformed
 
 
 @dataclass(frozen=True)
@@ -79,37 +77,6 @@ def join_holes(segments: Sequence[str], fills: Sequence[str]) -> str:
 # --- reading files -------------------------------------------------------------------------------
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line of a ``.jsonl`` or ``.jsonl.gz`` file."""
-    path = Path(path)
-    if not path.is_file():
-        raise BenchmarkError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BenchmarkError(f"{path}:{lineno}: invalid JSON ({e.msg})") from e
-                if not isinstance(obj, dict):
-                    raise BenchmarkError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-                yield lineno, obj
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise BenchmarkError(f"{path}: cannot read ({e})") from e
-
-
-def _require_str_fields(obj: dict[str, Any], fields: Sequence[str], where: str) -> None:
-    missing = [k for k in fields if k not in obj]
-    if missing:
-        raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}")
-    wrong = [k for k in fields if not isinstance(obj[k], str)]
-    if wrong:
-        raise BenchmarkError(f"{where}: field(s) {', '.join(wrong)} must be strings")
-
-
 def load_tasks(path: str | Path, limit: int | None = None) -> list[InfillTask]:
     """Read infilling tasks from a ``.jsonl`` or ``.jsonl.gz`` file, in file order (first ``limit``)."""
     tasks: list[InfillTask] = []
@@ -117,23 +84,12 @@ def load_tasks(path: str | Path, limit: int | None = None) -> list[InfillTask]:
     for lineno, obj in read_jsonl(path):
         if limit is not None and len(tasks) >= limit:
             break
-        _require_str_fields(obj, TASK_FIELDS, f"{path}:{lineno}")
+        require_str_fields(obj, TASK_FIELDS, f"{path}:{lineno}")
         if obj["task_id"] in seen:
             raise BenchmarkError(f"{path}:{lineno}: duplicate task_id {obj['task_id']!r}")
         seen.add(obj["task_id"])
         tasks.append(InfillTask(**{k: obj[k] for k in TASK_FIELDS}))
     return tasks
-
-
-def load_samples(path: str | Path) -> dict[str, str]:
-    """Read ``{"task_id", "completion"}`` lines (as ``diffill fill --tasks`` writes them)."""
-    samples: dict[str, str] = {}
-    for lineno, obj in read_jsonl(path):
-        _require_str_fields(obj, ("task_id", "completion"), f"{path}:{lineno}")
-        if obj["task_id"] in samples:
-            raise BenchmarkError(f"{path}:{lineno}: duplicate task_id {obj['task_id']!r}")
-        samples[obj["task_id"]] = obj["completion"]
-    return samples
 
 
 def benchmarks_root() -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from lsp_server.time_conditioning import TimeEmbedding, save_time_embedding
+from diffill.time_conditioning import TimeEmbedding, save_time_embedding
 
 STATE_FILE = "trainer_state.json"
 CONFIG_FILE = "training_config.json"

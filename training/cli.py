@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lsp_server.errors import DiffillError
+from diffill.errors import DiffillError
 
 
 def add_tokenizer_parser(sub) -> None:

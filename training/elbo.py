@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lsp_server.model import LoadedModel
-from lsp_server.progress import progress_bar
+from diffill.model import LoadedModel
+from diffill.progress import progress_bar
 from training.data import IGNORE, DataConfig, Encoded, SpecialIds, make_sequence
 from training.schedules import NoiseSchedule
 

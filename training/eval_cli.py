@@ -1,6 +1,6 @@
 """``diffill-train eval``: run the fill path on HumanEval-infilling, execute the programs, report.
 
-Completions come from the same engine path as ``diffill fill --tasks`` (``lsp_server.batch.fill_pairs``) or
+Completions come from the same engine path as ``diffill fill --tasks`` (``diffill.batch.fill_pairs``) or
 from a samples file. Settings: unknown length (the layout's budget) or oracle length (the reference's token
 count); a sweep over denoising steps; the multi-hole variant filled jointly or one hole at a time. Writes one
 JSON report per run, a summary, and a quality-vs-steps plot when sweeping.
@@ -15,23 +15,23 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from lsp_server.batch import fill_pairs
-from lsp_server.cli import add_denoise_arguments, add_model_arguments, fill_options
-from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, FillRequest, Infiller
-from lsp_server.model import load_model
+from diffill.batch import fill_pairs
+from diffill.flags import add_denoise_arguments, add_model_arguments, fill_options
+from diffill.holes import Span
+from diffill.infill import FillOptions, FillRequest, Infiller
+from diffill.model import load_model
+from diffill.tasks import load_samples
 from training.benchmarks import (
     BENCHMARKS,
     InfillTask,
     MultiHoleTask,
-    load_samples,
     load_tasks,
     make_multi_hole_tasks,
     resolve_benchmark,
 )
 from training.evaluate import EvalReport, evaluate_multi_hole, evaluate_samples, evaluate_tasks, write_report
 from training.model_card import CONFIG_FILE, SCORES_FILE, card_for, scores_section
-from training.plots import plot_quality_vs_steps
+from training.plots import maybe_plot, plot_quality_vs_steps
 
 
 def add_eval_parser(sub) -> None:
@@ -82,7 +82,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 sweep[setting].append((steps, report.summary))
         if len(steps_list) > 1:
             for setting, points in sweep.items():
-                plot_quality_vs_steps(points, args.out / f"quality-vs-steps-{bench}-{setting}.png")
+                maybe_plot(plot_quality_vs_steps, points, args.out / f"quality-vs-steps-{bench}-{setting}.png")
         if args.multi_hole and bench == "single-line":
             scores.update(_run_multi_hole(infiller, tasks, options, args))
     if args.elbo_corpus is not None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from lsp_server.model import check_checkpoint
-from lsp_server.time_conditioning import WEIGHTS
+from diffill.model_dir import check_model_dir
+from diffill.time_conditioning import WEIGHTS
 from training.model_card import CONFIG_FILE, CORPUS_FILES, SCORES_FILE, STATE_FILE
 
 KEEP = ("README.md", SCORES_FILE, WEIGHTS, CONFIG_FILE, STATE_FILE)
@@ -24,7 +24,7 @@ KEEP = ("README.md", SCORES_FILE, WEIGHTS, CONFIG_FILE, STATE_FILE)
 
 def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str = "16MB") -> Path:
     """Write an inference-only copy of ``checkpoint`` to ``out`` (replacing it atomically)."""
-    check_checkpoint(checkpoint)
+    check_model_dir(checkpoint)
     model = AutoModelForMaskedLM.from_pretrained(checkpoint, use_safetensors=True, dtype=getattr(torch, dtype))
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM, ModernBertConfig, ModernBertForMaskedLM, PreTrainedModel
 
-from lsp_server.model import check_checkpoint, masked_logits
-from lsp_server.time_conditioning import TimeEmbedding
+from diffill.model import masked_logits
+from diffill.model_dir import check_model_dir
+from diffill.time_conditioning import TimeEmbedding
 from training.data import IGNORE
 
 
@@ -54,7 +55,7 @@ def new_model(cfg: ModelConfig, tokenizer) -> ModernBertForMaskedLM:
 
 def load_init(path: Path) -> PreTrainedModel:
     """A pretrained masked LM to start from (safetensors only, no remote code)."""
-    check_checkpoint(path)
+    check_model_dir(path)
     return AutoModelForMaskedLM.from_pretrained(path, use_safetensors=True, dtype=torch.float32)
 
 

@@ -1,9 +1,17 @@
-"""Figures for evaluation results (matplotlib, drawn off-screen with Agg; no global backend change)."""
+"""Figures for training and evaluation (matplotlib, an optional extra, drawn off-screen with Agg per figure).
+
+Without matplotlib (``pip install 'diffill[plots]'`` adds it) the figures are skipped with one log line.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib.util
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+_warned: list[bool] = []
 
 SERIES = (("pass_at_1", "pass@1"), ("exact_match", "exact match"))
 
@@ -69,3 +77,13 @@ def _save(fig, ax, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+def maybe_plot(draw: Callable[..., Path], *args: object) -> Path | None:
+    """``draw(*args)`` when matplotlib is installed; otherwise None, and say once how to get the figures."""
+    if importlib.util.find_spec("matplotlib") is None:
+        if not _warned:
+            log.warning("matplotlib is not installed: no figures (pip install 'diffill[plots]')")
+            _warned.append(True)
+        return None
+    return draw(*args)

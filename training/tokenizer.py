@@ -13,7 +13,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from lsp_server import tokens
+from diffill import tokens
 
 # Indentation runs, then words, numbers, punctuation runs and other whitespace, GPT-2 style.
 _PIECES = r" ?\p{L}[\p{L}\p{N}_]*| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|[ \t]+(?=[^ \t\n])|[ \t]+|\n"

@@ -20,10 +20,10 @@ import torch
 import torch.distributed as dist
 from transformers import AutoTokenizer
 
-from lsp_server import tokens
-from lsp_server.model import describe_device
-from lsp_server.progress import progress_bar
-from lsp_server.time_conditioning import CONFIG_FLAG, TimeEmbedding, hidden_size, load_time_embedding
+from diffill import tokens
+from diffill.model import describe_device
+from diffill.progress import progress_bar
+from diffill.time_conditioning import CONFIG_FLAG, TimeEmbedding, hidden_size, load_time_embedding
 from training.checkpoint import TrainerState, find_checkpoint, load_state, restore_optimizer, save_checkpoint
 from training.data import (
     DataConfig,
@@ -36,7 +36,7 @@ from training.data import (
 )
 from training.model_card import render_card
 from training.modeling import ModelConfig, SparseMLM, count_parameters, load_init, masked_loss, new_model
-from training.plots import plot_loss_curve
+from training.plots import maybe_plot, plot_loss_curve
 from training.schedules import SpindleSchedule, get_schedule
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class Trainer:
         save_checkpoint(self.ckpt, self.model, self.tokenizer, self.optimizer, self.state, card, self.time, config)
         log_path = self.cfg.out / "train_log.csv"
         if log_path.exists():
-            plot_loss_curve(log_path, self.cfg.out / "loss.png")
+            maybe_plot(plot_loss_curve, log_path, self.cfg.out / "loss.png")
 
 
 def special_ids(tokenizer) -> SpecialIds:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from diffill.errors import DiffillError
+from diffill.holes import find_holes
 from lsp_server.edits import LineIndex, workspace_edit
-from lsp_server.errors import DiffillError
 from lsp_server.features.fill import compute_edits
-from lsp_server.holes import find_holes
 from lsp_server.protocol import CMD_FILL_HOLES, CMD_REWRITE_RANGE
 
 if TYPE_CHECKING:

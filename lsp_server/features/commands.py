@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from diffill.errors import DiffillError
 from lsp_server.edits import workspace_edit
-from lsp_server.errors import DiffillError
 from lsp_server.features.fill import compute_edits
 from lsp_server.protocol import CMD_FILL_HOLES, CMD_REWRITE_RANGE, fill_holes_arguments, rewrite_range_arguments
 

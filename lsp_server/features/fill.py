@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from diffill.errors import DiffillError
+from diffill.holes import find_holes
+from diffill.syntax import check_for
 from lsp_server.edits import LineIndex, span_edits
-from lsp_server.errors import DiffillError
-from lsp_server.holes import find_holes
 from lsp_server.protocol import FILL, FillParams, FillResult
-from lsp_server.syntax import check_for
 from lsp_server.timing import RequestTimer
 from lsp_server.work_done import WorkDone
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from diffill.errors import DiffillError
 from lsp_server.completion import Budgets, Plan, continuation, dedupe, insert_text, plan
 from lsp_server.edits import LineIndex
-from lsp_server.errors import DiffillError
 from lsp_server.settings import Settings
 from lsp_server.should_complete import Policy, should_complete
 from lsp_server.timing import RequestTimer

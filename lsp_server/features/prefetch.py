@@ -19,9 +19,9 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING
 
+from diffill.errors import DiffillError
 from lsp_server.completion import dedupe, insert_text
 from lsp_server.edits import LineIndex
-from lsp_server.errors import DiffillError
 from lsp_server.features.inline import plan_at
 from lsp_server.protocol import PREFETCH, PrefetchParams
 from lsp_server.timing import RequestTimer

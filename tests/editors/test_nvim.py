@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-import lsp_server
+import diffill
 
 pytestmark = pytest.mark.editor
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
 DRIVER = PLUGIN / "tests" / "run.lua"
-BUNDLED_MODEL = Path(lsp_server.__file__).parent / "models" / "default"
+BUNDLED_MODEL = Path(diffill.__file__).parent / "models" / "default"
 WAIT_S = 90  # the driver's limit for any one wait (model load on a loaded machine included)
 RUN_TIMEOUT_S = 300
 

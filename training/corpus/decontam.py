@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from training.benchmarks import BenchmarkError, read_jsonl
+from diffill.tasks import TaskFileError as BenchmarkError
+from diffill.tasks import read_jsonl
 from training.corpus.dedup import rolling_hashes, token_ids
 from training.corpus.errors import CorpusError
 

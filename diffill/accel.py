@@ -1,4 +1,4 @@
-"""Static shapes, compilation and warm-up: paths for accelerators (GPU-only ones are marked as such).
+"""Static shapes and compilation: paths for accelerators (GPU-only ones are marked as such).
 
 - **Length buckets**: a batch is padded (pad id, attention 0, never fillable) to the next bucket width, so a
   GPU sees a handful of shapes, which torch.compile and CUDA graphs need. Padding is exact: padded columns
@@ -6,8 +6,6 @@
   only add work).
 - **torch.compile** of the encoder, behind a flag (``CompileMode``); ``reduce-overhead`` records CUDA
   graphs. GPU-only in practice: on this project's CPUs compilation pays nothing (see benchmarks/README.md).
-- **Warm-up**: one short fill per bucket width, so the first request does not pay for kernel selection,
-  allocator growth or compilation.
 
 The attention itself is transformers' scaled-dot-product attention (``sdpa``, ModernBERT's default).
 """
@@ -21,8 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from lsp_server.infill import Infiller
-    from lsp_server.model import LoadedModel
+    from diffill.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +71,3 @@ def compile_encoder(lm: LoadedModel, mode: CompileMode) -> None:
     base.forward = torch.compile(base.forward, mode=mode.value, dynamic=False)
     lm.compiled = True
     log.info("encoder compiled (mode %s)", mode.value)
-
-
-def warm_up(infiller: Infiller) -> int:
-    """Run a two-step fill at every bucket width (or once, small, without buckets); returns the fills run.
-
-    Uses the engine's own path, with the context cache on, so both of its passes are exercised.
-    """
-    from lsp_server.context_cache import CacheConfig
-    from lsp_server.denoise import DenoiseConfig
-    from lsp_server.holes import Span
-    from lsp_server.infill import FillOptions
-
-    lm = infiller.lm
-    widths = lm.buckets or (64,)
-    text = "".join(f"value_{i} = compute({i}, {i + 1})\n" for i in range(max(widths) // 4 + 8))
-    middle = text.index("\n", len(text) // 2) + 1
-    for width in widths:
-        options = FillOptions(
-            DenoiseConfig(steps=2), line_length=min(16, width // 4), cache=CacheConfig(refresh_every=2), window=width
-        )
-        infiller.fill(text, [Span(middle, middle)], options)
-    return len(widths)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from lsp_server.errors import HoleError
+from diffill.errors import HoleError
 
 DEFAULT_MARKER = "???"
 

@@ -11,19 +11,19 @@ import logging
 import os
 import platform
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from lsp_server import tokens
-from lsp_server.accel import CompileMode, buckets_for, compile_encoder
-from lsp_server.choices import COMPILE_MODES, DEVICES, DTYPES
-from lsp_server.errors import ModelLoadError
-from lsp_server.int8 import quantize_linear_layers
-from lsp_server.time_conditioning import (
+from diffill import tokens
+from diffill.accel import CompileMode, buckets_for, compile_encoder
+from diffill.choices import COMPILE_MODES, DEVICES, DTYPES
+from diffill.errors import ModelLoadError
+from diffill.int8 import quantize_linear_layers
+from diffill.model_dir import check_model_dir, default_model_dir
+from diffill.time_conditioning import (
     TimeEmbedding,
     encoder_inputs,
     hidden_size,
@@ -33,11 +33,6 @@ from lsp_server.time_conditioning import (
 
 log = logging.getLogger(__name__)
 
-
-
-def default_model_dir() -> Path:
-    """The model shipped inside the package."""
-    return Path(str(resources.files("lsp_server") / "models" / "default"))
 
 
 @dataclass
@@ -149,20 +144,6 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def check_checkpoint(path: Path) -> None:
-    """Fail with one clear message when a checkpoint directory cannot be a safetensors masked LM."""
-    if not path.exists():
-        raise ModelLoadError(f"model directory not found: {path}")
-    if not path.is_dir():
-        raise ModelLoadError(f"model path is not a directory: {path}")
-    if not (path / "config.json").is_file():
-        raise ModelLoadError(f"{path} has no config.json; is it a Hugging Face checkpoint directory?")
-    if not any(path.glob("*.safetensors")):
-        raise ModelLoadError(f"{path} has no *.safetensors weights (pickle checkpoints are not loaded)")
-    if not (path / "tokenizer.json").is_file():
-        raise ModelLoadError(f"{path} has no tokenizer.json (a fast tokenizer is required)")
-
-
 def load_model(
     path: str | Path | None = None, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
     buckets: bool | None = None, compile_mode: str = "off",
@@ -173,7 +154,7 @@ def load_model(
     encoder (``off``, ``default``, ``reduce-overhead``, ``max-autotune``; GPU-only in practice).
     """
     path = Path(path) if path is not None else default_model_dir()
-    check_checkpoint(path)
+    check_model_dir(path)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from lsp_server.choices import UnmaskOrder
-from lsp_server.context_cache import CacheConfig
-from lsp_server.denoise import DenoiseConfig
-from lsp_server.infill import FillOptions
+from diffill.choices import UnmaskOrder
+from diffill.context_cache import CacheConfig
+from diffill.denoise import DenoiseConfig
+from diffill.infill import FillOptions
 
 PLAIN_STEPS = 1 << 16  # more steps than any window has masks: the loop commits one token per step
 DEFAULT_SWEEP = (
@@ -59,7 +59,7 @@ class Variant:
     def apply(self, base: FillOptions) -> FillOptions:
         window = base.window if self.window is None else min(self.window, base.window or self.window)
         if self.syntax is not None:
-            from lsp_server.syntax import check_for
+            from diffill.syntax import check_for
 
             base = replace(base, syntax_check=check_for("python") if self.syntax else None)
         if self.parallel is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, FillRequest, Infiller
-from lsp_server.progress import progress_bar
+from diffill.holes import Span
+from diffill.infill import FillOptions, FillRequest, Infiller
+from diffill.progress import progress_bar
 
 
 def fill_pairs(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lsp_server import defaults
+from diffill import defaults
 
 # (keys (1, heads, N, d) with rotary applied, shift, layer index) -> the keys at their positions + shift
 Rotate = Callable[[torch.Tensor, int, int], torch.Tensor]

@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch import nn
 
-from lsp_server.errors import ModelLoadError
+from diffill.errors import ModelLoadError
 
 
 def _quantization():  # torch.ao.quantization, or None where this PyTorch no longer has it

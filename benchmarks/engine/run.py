@@ -1,4 +1,4 @@
-"""``diffill bench``: time every (case, context, variant), score every variant, write the report.
+"""``python -m benchmarks.engine``: time every (case, context, variant), score every variant, write the report.
 
 Writes ``bench.json`` (settings, hardware, latency rows, quality, ratios against plain decoding, targets),
 ``summary.md`` (the same as tables), ``latency_vs_context.png`` and ``quality_vs_latency.png`` to ``--out``,
@@ -18,15 +18,17 @@ from typing import Any
 import torch
 import transformers
 
-from lsp_server.bench import args as bench_args
-from lsp_server.bench import quality, report
-from lsp_server.bench.cases import build_cases, large_file, source_path
-from lsp_server.bench.measure import Timing, time_case, time_layout
-from lsp_server.bench.variants import DEFAULT_SWEEP, Variant, VariantError, parse_variants
-from lsp_server.errors import DiffillError
-from lsp_server.infill import FillOptions, Infiller
-from lsp_server.int8 import parameter_count
-from lsp_server.model import LoadedModel, default_model_dir, describe_device, load_model
+from benchmarks.engine import args as bench_args
+from benchmarks.engine import quality, report
+from benchmarks.engine.cases import build_cases, large_file, source_path
+from benchmarks.engine.measure import Timing, time_case, time_layout
+from benchmarks.engine.variants import DEFAULT_SWEEP, Variant, VariantError, parse_variants
+from diffill.errors import DiffillError
+from diffill.flags import add_denoise_arguments, add_model_arguments, fill_options
+from diffill.infill import FillOptions, Infiller
+from diffill.int8 import parameter_count
+from diffill.model import LoadedModel, describe_device, load_model
+from diffill.model_dir import default_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,10 @@ def base_options(syntax_check: bool = False) -> FillOptions:
     """What ``diffill fill`` uses when given no flags (every variant starts from it), with the syntax check of
     post-processing off unless asked: its cost depends on whether a completion parses, not on decoding, so it
     would drown the decoding settings' differences (the ``syntax=1`` variants measure it)."""
-    from lsp_server.cli import build_parser, fill_options
-
+    parser = argparse.ArgumentParser()
+    add_denoise_arguments(parser)
     flag = "--syntax-check" if syntax_check else "--no-syntax-check"
-    return fill_options(build_parser().parse_args(["fill", flag]))
+    return fill_options(parser.parse_args([flag]))
 
 
 def _latency(
@@ -113,8 +115,26 @@ def _quality(
 def _model_info(lm: LoadedModel) -> dict[str, Any]:
     params = parameter_count(lm.model)
     bundled = lm.path.resolve() == default_model_dir().resolve()
-    path = "bundled (lsp_server/models/default)" if bundled else str(lm.path)
+    path = "bundled (diffill/models/default)" if bundled else str(lm.path)
     return {"path": path, "params": params, "max_length": lm.max_length}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__.splitlines()[0])
+    bench_args.add_bench_arguments(parser)
+    add_model_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags and run; an expected failure prints one line and exits 2."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return run_bench(args)
+    except DiffillError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -11,10 +11,10 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from lsp_server.batch import fill_pairs
-from lsp_server.bench.measure import type_up_to
-from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, Infiller
+from benchmarks.engine.measure import type_up_to
+from diffill.batch import fill_pairs
+from diffill.holes import Span
+from diffill.infill import FillOptions, Infiller
 
 
 def subset(count: int) -> list:

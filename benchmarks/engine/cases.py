@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_server.errors import HoleError
-from lsp_server.holes import Span
-from lsp_server.infill import Infiller
+from diffill.errors import HoleError
+from diffill.holes import Span
+from diffill.infill import Infiller
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,12 @@ def three_holes(lines: list[str], infiller: Infiller) -> Case:
 
 def rewrite20(lines: list[str], infiller: Infiller) -> Case:
     """Lines around the anchor regenerated at strength 1, cut into pieces as the server does."""
-    from lsp_server.jobs import rewrite_pieces
-
     row = _anchor(lines) - 10
     text = "".join(lines)
     start = sum(len(s) for s in lines[:row])
     end = start + sum(len(s) for s in lines[row : row + 20])
     try:
-        spans = [infiller.rewrite_span(text, a, b, 1.0) for a, b in rewrite_pieces(infiller, text, start, end)]
+        spans = infiller.rewrite_spans(text, start, end, 1.0)
     except HoleError as exc:
         return Case("rewrite20", "a 20-line rewrite at strength 1", text, [], skipped=str(exc))
     return Case("rewrite20", f"a 20-line rewrite at strength 1 ({len(spans)} piece(s))", text, spans)

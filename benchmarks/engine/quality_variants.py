@@ -1,8 +1,8 @@
 """Quality of decoding variants on many single-line tasks, without re-running plain decoding.
 
-``diffill bench`` always scores plain decoding too (its ratios need it), which on all 1,033 single-line
+``python -m benchmarks.engine`` always scores plain decoding too (its ratios need it), which on all 1,033 single-line
 tasks costs ~15 minutes on 2 cores. This scores only the variants given, with the bench's own scorer
-(``lsp_server.bench.quality.score``), and appends one JSON record per variant to ``--out``.
+(``benchmarks.engine.quality.score``), and appends one JSON record per variant to ``--out``.
 
 Usage: python benchmarks/quality_variants.py --tasks 1033 --out FILE default default,warm=4 default,threshold=0.7
 """
@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lsp_server.bench import quality
-from lsp_server.bench.run import base_options
-from lsp_server.bench.variants import parse_variant
-from lsp_server.choices import DTYPES
-from lsp_server.infill import Infiller
-from lsp_server.model import load_model
+from benchmarks.engine import quality
+from benchmarks.engine.run import base_options
+from benchmarks.engine.variants import parse_variant
+from diffill.choices import DTYPES
+from diffill.infill import Infiller
+from diffill.model import load_model
 
 
 def _commit() -> str:

@@ -12,11 +12,11 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 
-from lsp_server.bench.cases import Case
-from lsp_server.denoise import StepInfo
-from lsp_server.errors import HoleError
-from lsp_server.holes import Span
-from lsp_server.infill import FillOptions, Infiller
+from benchmarks.engine.cases import Case
+from diffill.denoise import StepInfo
+from diffill.errors import HoleError
+from diffill.holes import Span
+from diffill.infill import FillOptions, Infiller
 
 MIN_REPS = 3
 

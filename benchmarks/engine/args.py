@@ -1,11 +1,11 @@
-"""The flags of ``diffill bench`` (torch-free, so the CLI starts at once)."""
+"""The flags of ``python -m benchmarks.engine`` (torch-free, so the CLI starts at once)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from lsp_server.choices import COMPILE_MODES
+from diffill.choices import COMPILE_MODES
 
 CASES = ("ghost", "hole128", "three-holes", "rewrite20")
 CONTEXTS = (256, 512, 1024)
@@ -37,7 +37,7 @@ def _names(choices: tuple[str, ...]):
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """Everything ``diffill bench`` takes except the model flags (``--model/--device/--dtype``)."""
+    """Everything ``python -m benchmarks.engine`` takes except the model flags (``--model/--device/--dtype``)."""
     parser.add_argument("--out", type=Path, default=Path("runs/bench"),
                         help="directory for bench.json, summary.md and the plots (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",

@@ -14,7 +14,7 @@ from pathlib import Path
 import tree_sitter
 import tree_sitter_python
 
-from lsp_server.postprocess import RegionCheck
+from diffill.postprocess import RegionCheck
 
 _SUFFIXES = {".py": "python", ".pyi": "python"}
 
