@@ -6,7 +6,7 @@ protocol maps the method names below to these message classes, so malformed para
 are answered with InvalidParams. Command arguments arrive as a plain JSON list; ``fill_holes_arguments``
 and ``rewrite_range_arguments`` convert them.
 
-Shapes on the wire::
+Shapes on the wire (a field that holds its default may be left out: read an absent "done" as false)::
 
     diffill/fill         params {"textDocument": {"uri"}, "range"?: Range, "strength"?: number,
                                  "workDoneToken"?: string | integer}
@@ -22,6 +22,33 @@ Shapes on the wire::
                          the context of a completion there, so the next keystroke's ghost text starts warm
     diffill.fillHoles    arguments [uri]                                 result {"applied", "cancelled"}
     diffill.rewriteRange arguments [uri, Range, strength?]             result {"applied", "cancelled"}
+
+Confidence, preview and learning the workspace::
+
+    diffill/marks        notification {"uri", "version": integer | null, "marks": Mark[]}: after a fill or a
+                         rewrite is applied (by a command or a code action; for diffill/fill, once the client
+                         applied the returned edits: the result carries the same "marks"), the parts of the new
+                         text whose tokens the model was unsure of (confidence below the uncertainBelow
+                         setting). Mark = {"range": Range (in the document after the edit), "confidence": number
+                         (the lowest token confidence inside)}. Clients highlight them until the text there
+                         is edited or the user clears them; an empty list clears a document's marks.
+    diffill/preview      notification {"uri", "version", "id": string, "spans": PreviewSpan[], "done": bool,
+                         "cancelled": bool}: while a fill or rewrite denoises (every ~50 ms), the current text
+                         of each span; still-masked tokens show as PREVIEW_MASK. PreviewSpan = {"range": Range
+                         (the text being replaced, in the document the request read), "text": string}. The
+                         last notification of an id has done=true (its edit follows) or cancelled=true (nothing
+                         follows); clients draw the text over the range and remove it then.
+    diffill.accepted     command sent back by an inline item when the user accepts it; arguments [Accepted].
+                         Accepted = {"uri", "confidence": number (mean token confidence), "uncertain":
+                         [[start, end], ...] (offsets in the item's insertText, in Unicode code points, of
+                         its tokens below uncertainBelow)}. Clients may read item.command.arguments to draw
+                         uncertain parts of ghost text differently before it is accepted.
+    diffill.adaptNow     command, arguments [] or [folderUri]: learn the workspace folder now (setting adapt:
+                         off | manual | background); progress as work-done progress and in diffill/status.
+    diffill/status       result also holds "adaptation": Adaptation | null, Adaptation = {"state": "idle" |
+                         "running" | "ready" | "failed", "workspace": string | null, "progress": number | null
+                         (0..1), "model": string | null (the adapted model directory), "message": string | null},
+                         and "serving": "base" | "adapted" (which model answers now).
 """
 
 from __future__ import annotations
@@ -42,6 +69,11 @@ STATUS_CHANGED = "diffill/statusChanged"
 PREFETCH = "diffill/prefetch"
 CMD_FILL_HOLES = "diffill.fillHoles"
 CMD_REWRITE_RANGE = "diffill.rewriteRange"
+MARKS = "diffill/marks"
+PREVIEW = "diffill/preview"
+CMD_ACCEPTED = "diffill.accepted"
+CMD_ADAPT_NOW = "diffill.adaptNow"
+PREVIEW_MASK = "\u2591"  # a still-masked token in a preview: LIGHT SHADE
 
 
 @attrs.define
@@ -55,13 +87,69 @@ class FillParams:
 
 
 @attrs.define
+class Mark:
+    """A part of a fill or rewrite whose tokens the model was unsure of."""
+
+    range: types.Range
+    confidence: float
+
+
+@attrs.define
 class FillResult:
-    """Edits against ``version`` of the document; nothing applied."""
+    """Edits against ``version`` of the document; nothing applied. ``marks`` are in the edited document."""
 
     uri: str
     version: int | None
     edits: list[types.TextEdit]
     cancelled: bool
+    marks: list[Mark] = attrs.field(factory=list)
+
+
+@attrs.define
+class MarksParams:
+    """``diffill/marks``: the uncertain parts of the text a fill or rewrite just wrote."""
+
+    uri: str
+    version: int | None
+    marks: list[Mark]
+
+
+@attrs.define
+class PreviewSpan:
+    range: types.Range
+    text: str
+
+
+@attrs.define
+class PreviewParams:
+    """``diffill/preview``: the current text of each span of a running fill or rewrite."""
+
+    uri: str
+    version: int | None
+    id: str
+    spans: list[PreviewSpan]
+    done: bool = False
+    cancelled: bool = False
+
+
+@attrs.define
+class Accepted:
+    """The argument of an inline item's ``diffill.accepted`` command."""
+
+    uri: str
+    confidence: float
+    uncertain: list[tuple[int, int]] = attrs.field(factory=list)
+
+
+@attrs.define
+class Adaptation:
+    """Where learning the workspace stands."""
+
+    state: str  # idle | running | ready | failed
+    workspace: str | None = None
+    progress: float | None = None
+    model: str | None = None
+    message: str | None = None
 
 
 @attrs.define
@@ -86,6 +174,8 @@ class Status:
     device: str | None
     error: str | None
     settings: dict[str, Any] | None
+    adaptation: Adaptation | None = None
+    serving: str = "base"  # base | adapted
 
 
 # Message classes: ``method`` and ``jsonrpc`` have no defaults, since the converter leaves out fields
@@ -116,6 +206,20 @@ class StatusChangedNotification:
 
 
 @attrs.define
+class MarksNotification:
+    params: MarksParams
+    method: str
+    jsonrpc: str
+
+
+@attrs.define
+class PreviewNotification:
+    params: PreviewParams
+    method: str
+    jsonrpc: str
+
+
+@attrs.define
 class PrefetchNotification:
     params: PrefetchParams
     method: str
@@ -127,6 +231,8 @@ MESSAGE_TYPES: dict[str, type] = {
     FILL: FillRequest,
     STATUS: StatusRequest,
     STATUS_CHANGED: StatusChangedNotification,
+    MARKS: MarksNotification,
+    PREVIEW: PreviewNotification,
 }
 
 

@@ -19,6 +19,7 @@ from diffill.choices import COMPILE_MODES, DEVICES, DTYPES
 from diffill.holes import DEFAULT_MARKER
 
 SECTION = "diffill"
+ADAPT_MODES = ("off", "manual", "background")
 
 Check = Callable[[Any], Any]
 
@@ -109,6 +110,16 @@ class Settings:
     multiline_on_empty_line: bool = field(default=False, metadata=_check(_bool))
     # diffill/prefetch: encode the context where the cursor rests, so the next keystroke's ghost text starts warm
     prefetch: bool = field(default=True, metadata=_check(_bool))
+    # automatic ghost text is shown only when the fill's confidence reaches this (invoked requests always answer)
+    min_confidence: float = field(default=0.0, metadata=_check(_float(0.0, 1.0)))
+    # fills and rewrites mark their tokens less confident than this for review (diffill/marks); 0: no marks
+    uncertain_below: float = field(default=0.5, metadata=_check(_float(0.0, 1.0)))
+    # fills and rewrites send their text as it denoises (diffill/preview), for the editor to draw over the span
+    preview: bool = field(default=True, metadata=_check(_bool))
+    # learning the workspace: off, manual (on the diffill.adaptNow command), background (while the user is idle)
+    adapt: str = field(default="manual", metadata=_check(_choice(ADAPT_MODES)))
+    # repository context: tokens of the workspace's code most like the text at the cursor, put before the prefix
+    context_tokens: int = field(default=0, metadata=_check(_int(0, 384)))
 
     def enabled_for(self, language_id: str | None) -> bool:
         """Whether inline completion runs in a document of this languageId."""

@@ -22,7 +22,7 @@ def test_settings_parse_camel_case_and_keep_valid_values() -> None:
 
 
 def test_end_probability_setting_reaches_the_fill_options() -> None:
-    from lsp_server.jobs import _options
+    from lsp_server.jobs.options import fill_options as _options
 
     assert _options(Settings()).end_probability == Settings().end_probability > 0
     settings, problems = parse_settings({"endProbability": 0})

@@ -70,7 +70,7 @@ async def compute_edits(
     if doc is None or not server.worker.ready:
         timer.done("skipped", reason="unknown document" if doc is None else f"model {server.worker.state.value}")
         return EditOutcome(uri)
-    from lsp_server import jobs  # imports torch: only once the model is loaded
+    from lsp_server.jobs import edits as jobs  # imports torch: only once the model is loaded
 
     settings, text, version = server.settings, doc.source, doc.version
     index = LineIndex.of(doc)

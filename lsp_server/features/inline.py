@@ -128,7 +128,7 @@ async def _generate(
     server: DiffillServer, ticket: Ticket, todo: Plan, settings: Settings, invoked: bool, timer: RequestTimer
 ) -> list[str] | None:
     """Middles from the model thread, or None when stopped (superseded, cancelled)."""
-    from lsp_server import jobs  # imports torch: only once the model is loaded
+    from lsp_server.jobs import ghost as jobs  # imports torch: only once the model is loaded
 
     n = settings.candidates if invoked else 1
     seed = next(server.seeds) if invoked else 0

@@ -40,7 +40,7 @@ def register(server: DiffillServer) -> None:
 
 async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
     """Fill the ghost text at ``params.position`` and remember it; nothing is sent back."""
-    from lsp_server import jobs  # imports torch: only once the model is loaded
+    from lsp_server.jobs import ghost as jobs  # imports torch: only once the model is loaded
 
     timer = RequestTimer("prefetch", None)
     settings = server.settings
