@@ -14,6 +14,7 @@ import torch
 
 from diffill import defaults
 from diffill.accel import bucket_width
+from diffill.confidence import TokenSpan, piece_offsets, token_spans
 from diffill.context_cache import CacheConfig
 from diffill.denoise import DenoiseConfig, EndsFn, Hooks, Spans, StepInfo, denoise
 from diffill.denoise.lengths import end_positions
@@ -86,12 +87,14 @@ class FillRequest:
 
 @dataclass
 class FillResult:
-    """The filled text and, per input span (in the caller's order), its new text and mean confidence."""
+    """The filled text and, per input span (in the caller's order), its new text, its mean token confidence
+    and where each of its tokens landed in that text (``diffill.confidence``)."""
 
     text: str
     completions: list[str]
     confidence: list[float]
     stopped: bool = False
+    token_spans: list[list[TokenSpan]] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +103,7 @@ class _State:
     pending: list[tuple[int, Span]]  # (caller's index, span), in text order
     completions: dict[int, str] = field(default_factory=dict)
     confidence: dict[int, float] = field(default_factory=dict)
+    token_spans: dict[int, list[TokenSpan]] = field(default_factory=dict)
 
 
 class Infiller:
@@ -176,6 +180,7 @@ class Infiller:
                 completions=[s.completions.get(i, "") for i in range(len(r.spans))],
                 confidence=[s.confidence.get(i, 0.0) for i in range(len(r.spans))],
                 stopped=stopped,
+                token_spans=[s.token_spans.get(i, []) for i in range(len(r.spans))],
             )
             for s, r in zip(states, requests)
         ]
@@ -315,6 +320,8 @@ class Infiller:
                 text = fit_syntax(text, line_hole, before, state.text[span.end :], options.syntax_check)
             state.completions[index] = text
             state.confidence[index] = sum(c for _, c in kept) / len(kept) if kept else 0.0
+            ids, conf = [t for t, _ in kept], [c for _, c in kept]
+            state.token_spans[index] = token_spans(piece_offsets(ids, self.lm.tokenizer.decode), conf, raw, text)
             pieces += [state.text[cursor : span.start], text]
             cursor = span.end
             delta += len(text) - (span.end - span.start)
