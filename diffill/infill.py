@@ -44,6 +44,7 @@ class FillOptions:
     # (at least one token); the positions after it are committed as end-of-middle at once. None: no
     # estimate, end-of-middle tokens are committed last instead.
     end_probability: float | None = defaults.END_PROBABILITY
+    context_tokens: int = 0  # repository context may take this many tokens of the file's own room
 
     def __post_init__(self) -> None:
         if self.line_length < 1 or self.inline_length < 1:
@@ -54,6 +55,8 @@ class FillOptions:
             raise ValueError("rewrite_slack must be >= 1")
         if self.end_probability is not None and not 0 < self.end_probability <= 1:
             raise ValueError("end_probability must be in (0, 1]")
+        if self.context_tokens < 0:
+            raise ValueError("context_tokens must be >= 0")
 
 
 RETRY_TEMPERATURE = 0.8
@@ -79,10 +82,11 @@ def fit_syntax(text: str, line_hole: bool, before: str, after: str, check: Regio
 
 @dataclass(frozen=True)
 class FillRequest:
-    """A text and the spans to fill in it."""
+    """A text, the spans to fill in it, and repository context for its window (``diffill.retrieval``)."""
 
     text: str
     spans: list[Span]
+    context: str = ""
 
 
 @dataclass
@@ -101,6 +105,7 @@ class FillResult:
 class _State:
     text: str
     pending: list[tuple[int, Span]]  # (caller's index, span), in text order
+    context: str = ""
     completions: dict[int, str] = field(default_factory=dict)
     confidence: dict[int, float] = field(default_factory=dict)
     token_spans: dict[int, list[TokenSpan]] = field(default_factory=dict)
@@ -137,29 +142,31 @@ class Infiller:
     def fill(
         self, text: str, spans: list[Span], options: FillOptions | None = None, seed: int = 0,
         should_stop: Callable[[], bool] | None = None, on_step: Callable[[StepInfo], None] | None = None,
+        context: str = "",
     ) -> FillResult:
-        """Fill every span of one text; spans in one window are denoised jointly.
+        """Fill every span of one text; spans in one window are denoised jointly; ``context`` is repository
+        context for the window (``diffill.retrieval``).
 
         With a syntax check, a fill that leaves the file unparseable (though it parsed with its holes empty)
         is drawn again: ``retries`` samples in one batch, the first that parses wins (rejection sampling).
         """
         options = options or FillOptions()
-        result = self.fill_batch([FillRequest(text, spans)], options, seed, should_stop, on_step)[0]
+        result = self.fill_batch([FillRequest(text, spans, context)], options, seed, should_stop, on_step)[0]
         check = options.syntax_check
         if check is None or options.retries < 1 or result.stopped or check(result.text, 0, len(result.text)):
             return result
         sampled = replace(options, denoise=replace(options.denoise, temperature=RETRY_TEMPERATURE))
-        for candidate in self.candidates(text, spans, options.retries, sampled, seed + 1, should_stop):
+        for candidate in self.candidates(text, spans, options.retries, sampled, seed + 1, should_stop, context):
             if not candidate.stopped and check(candidate.text, 0, len(candidate.text)):
                 return candidate
         return result
 
     def candidates(
         self, text: str, spans: list[Span], n: int, options: FillOptions | None = None, seed: int = 0,
-        should_stop: Callable[[], bool] | None = None,
+        should_stop: Callable[[], bool] | None = None, context: str = "",
     ) -> list[FillResult]:
         """``n`` samples of the same fill in one batched run (use a temperature above 0 to vary them)."""
-        return self.fill_batch([FillRequest(text, spans)] * n, options, seed, should_stop)
+        return self.fill_batch([FillRequest(text, spans, context)] * n, options, seed, should_stop)
 
     def fill_batch(
         self, requests: list[FillRequest], options: FillOptions | None = None, seed: int = 0,
@@ -167,7 +174,7 @@ class Infiller:
     ) -> list[FillResult]:
         """Fill several texts in one batch; a text whose spans need several windows takes several rounds."""
         options = options or FillOptions()
-        states = [_State(r.text, self._ordered(r)) for r in requests]
+        states = [_State(r.text, self._ordered(r), r.context) for r in requests]
         layout_gen = torch.Generator().manual_seed(seed)
         gen = torch.Generator(device=self.lm.device).manual_seed(seed)
         stopped = False
@@ -196,15 +203,21 @@ class Infiller:
             return span.length
         return options.line_length if is_line_hole(text, span) else options.inline_length
 
-    def layout(self, text: str, spans: list[Span], options: FillOptions | None = None, seed: int = 0) -> Layout:
+    def layout(
+        self, text: str, spans: list[Span], options: FillOptions | None = None, seed: int = 0, context: str = ""
+    ) -> Layout:
         """The first sequence a fill of ``spans`` denoises: its ids (masks in place) and where each span sits."""
         ordered = [sp for _, sp in self._ordered(FillRequest(text, spans))]
-        return self._layout(text, ordered, options or FillOptions(), torch.Generator().manual_seed(seed))
+        return self._layout(text, ordered, options or FillOptions(), torch.Generator().manual_seed(seed), context)
 
-    def _layout(self, text: str, spans: list[Span], options: FillOptions, generator: torch.Generator) -> Layout:
+    def _layout(
+        self, text: str, spans: list[Span], options: FillOptions, generator: torch.Generator, context: str = ""
+    ) -> Layout:
         window = min(self.lm.max_length, options.window or self.lm.max_length)
         lengths = [self._length(text, sp, options) for sp in spans]
-        return build_layout(self.lm.tokenizer, text, spans, lengths, self.vocab, window, generator)
+        return build_layout(
+            self.lm.tokenizer, text, spans, lengths, self.vocab, window, generator, context, options.context_tokens
+        )
 
     def _round(
         self, states: list[_State], options: FillOptions, layout_gen: torch.Generator, gen: torch.Generator,
@@ -245,10 +258,10 @@ class Infiller:
         one whose text holds no span of the windows before it (a later window that does waits for the next
         round, to see those spans filled), up to ``MAX_WINDOWS``."""
         pending = [sp for _, sp in state.pending]
-        windows = [self._layout(state.text, pending, options, generator)]
+        windows = [self._layout(state.text, pending, options, generator, state.context)]
         taken = len(windows[0].spans)
         while taken < len(pending) and len(windows) < MAX_WINDOWS:
-            window = self._layout(state.text, pending[taken:], options, generator)
+            window = self._layout(state.text, pending[taken:], options, generator, state.context)
             if any(window.covers(sp) for earlier in windows for sp in earlier.spans):
                 break
             windows.append(window)

@@ -1,7 +1,9 @@
 """Lay out a text and its spans as one token sequence that fits the model's window.
 
 Spans that fit together go into one sequence (so they are denoised jointly and stay consistent); the room
-left is shared by the prefix (two thirds) and the suffix, both cut at line boundaries. Spans that do not fit
+left is shared by the prefix (two thirds) and the suffix, both cut at line boundaries. Repository context
+(code from other files, ``diffill.retrieval``), when given, goes between the start token and the prefix: it
+takes the room the file itself leaves free, and at most its budget of the file's own room. Spans that do not fit
 are left for further sequences; the engine (``lsp_server/infill.py``) denoises one alongside when its text
 (``Layout.start:end``) holds none of the earlier spans, and otherwise after them, with them filled.
 """
@@ -31,6 +33,7 @@ class Layout:
     spans: list[Span]  # the spans laid out here, in text order
     start: int = 0  # the characters of the text the sequence covers: text[start:end], its spans masked
     end: int = 0
+    context: int = 0  # repository-context tokens before the prefix
 
     def covers(self, span: Span) -> bool:
         """Whether any character of ``span`` (or its insertion point) lies in this sequence's text."""
@@ -120,11 +123,25 @@ def _after(tokenizer, text: str, start: int, need: int, widest: int) -> tuple[st
     raise AssertionError("unreachable")
 
 
+def context_ids(tokenizer, context: str, room: int, budget: int, own: int | None) -> list[int]:
+    """The last tokens of ``context`` that fit (cut at a line start): the room the file's own tokens (``own``;
+    None when the file does not fit the window) leave free, or ``budget`` of it, whichever is more."""
+    if not context or room <= 0:
+        return []
+    free = room - own if own is not None else 0
+    allowed = min(room, max(free, budget))
+    if allowed <= 0:
+        return []
+    ids, offsets = _encode(tokenizer, [context])[0]
+    return cut_prefix(context, ids, offsets, allowed)
+
+
 def build_layout(
     tokenizer, text: str, spans: list[Span], lengths: list[int], vocab: Vocab, max_length: int,
-    generator: torch.Generator,
+    generator: torch.Generator, context: str = "", context_budget: int = 0,
 ) -> Layout:
-    """Lay out as many leading ``spans`` as fit; ``lengths`` are their token budgets."""
+    """Lay out as many leading ``spans`` as fit; ``lengths`` are their token budgets; ``context`` goes before
+    the prefix (see ``context_ids``)."""
     capacity = max_length - (vocab.cls_id is not None) - (vocab.sep_id is not None)
     inner_texts = [text[a.end : b.start] for a, b in pairwise(spans)]
     regions = [text[s.start : s.end] if s.strength < 1 else "" for s in spans]
@@ -144,6 +161,10 @@ def build_layout(
     widest = capacity * CHARS_PER_TOKEN_MAX
     prefix_text, *prefix_enc = _before(tokenizer, text, spans[0].start, room, widest)
     suffix_text, suffix_ids, suffix_offsets = _after(tokenizer, text, spans[count - 1].end, room, widest)
+    whole = len(prefix_text) == spans[0].start and len(suffix_text) == len(text) - spans[count - 1].end
+    own = len(prefix_enc[0]) + len(suffix_ids) if whole else None
+    extra = context_ids(tokenizer, context, room, context_budget, own)
+    room -= len(extra)
     prefix_budget = max(int(room * PREFIX_SHARE), room - len(suffix_ids))
     prefix = cut_prefix(prefix_text, *prefix_enc, prefix_budget)
     suffix = cut_suffix(suffix_text, suffix_ids, suffix_offsets, room - len(prefix))
@@ -151,6 +172,7 @@ def build_layout(
     start = spans[0].start - len(prefix_text) + (prefix_offsets[-len(prefix)][0] if prefix else len(prefix_text))
     end = spans[count - 1].end + (suffix_offsets[len(suffix) - 1][1] if suffix else 0)
     ids: list[int] = [vocab.cls_id] if vocab.cls_id is not None else []
+    ids += extra
     ids += prefix
     slices: list[tuple[int, int]] = []
     for i in range(count):
@@ -161,4 +183,4 @@ def build_layout(
     ids += suffix
     if vocab.sep_id is not None:
         ids.append(vocab.sep_id)
-    return Layout(ids=ids, slices=slices, spans=list(spans[:count]), start=start, end=end)
+    return Layout(ids=ids, slices=slices, spans=list(spans[:count]), start=start, end=end, context=len(extra))
