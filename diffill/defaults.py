@@ -23,3 +23,5 @@ PARALLEL_SPANS = True  # several spans in one sequence: each commits its share e
 END_PROBABILITY: float | None = 0.3
 LINE_LENGTH = 16  # token budget of a hole on its own line(s) and of a line of ghost text
 INLINE_LENGTH = 16  # token budget of a hole inside a line
+# Repository context (``diffill.retrieval``): tokens of the window's own room that retrieved code may take.
+CONTEXT_TOKENS = 0

@@ -49,6 +49,9 @@ def add_denoise_arguments(parser: argparse.ArgumentParser) -> None:
                    "longest hole, not all of them together (default: on)")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--length", type=int, default=None, help="token budget of every hole (default: by layout)")
+    g.add_argument("--context-tokens", type=int, default=defaults.CONTEXT_TOKENS,
+                   help="with --workspace: tokens of the window's own room that code retrieved from the workspace "
+                   "may take; it also fills whatever room a short file leaves (default %(default)s)")
     g.add_argument("--end-probability", type=float, default=defaults.END_PROBABILITY or 0.0,
                    help="a hole of unknown length ends where the first step's end-of-middle probability first "
                    "reaches this (0: off, end-of-middle tokens are committed last; default %(default)s)")
@@ -83,6 +86,7 @@ def fill_options(args: argparse.Namespace, single_line_default: bool = False) ->
             cache=CacheConfig(args.cache_refresh, args.cache_neighbours), window=args.window,
             syntax_check=check_for("python") if args.syntax_check else None,
             end_probability=args.end_probability or None,
+            context_tokens=args.context_tokens,
         )
     except ValueError as exc:
         raise DiffillError(str(exc)) from exc

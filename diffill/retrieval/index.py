@@ -8,12 +8,15 @@ that would exceed the bound is left out, with a count the caller can report.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import: every rebuild would log
 
 CHUNK_LINES = 20
 CHUNK_STRIDE = 10
