@@ -1,4 +1,8 @@
-"""The sandbox: outcomes, timeouts that kill the whole group, memory and network guards, clean-up."""
+"""The runner: outcomes, details, timeouts, memory and network guards, clean-up, ordering.
+
+The tests run in the bubblewrap sandbox where it works and unsandboxed (allowed explicitly) where it does not,
+so the runner's behaviour is checked either way; tests/test_sandbox.py checks the isolation itself.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from training.execution import DETAIL_CHARS, run_program, run_programs
+from training.execution import DETAIL_CHARS, ExecResult, run_program, run_programs
+from training.sandbox import Isolation, unavailable_reason
+
+UNSANDBOXED = unavailable_reason() is not None
+MISSING = Isolation(bwrap="/nonexistent/bwrap")  # forces the unsandboxed path
+
+
+def _run(program: str, timeout_s: float = 10.0, memory_mb: int = 1024) -> ExecResult:
+    return run_program(program, timeout_s, memory_mb, allow_unsandboxed=UNSANDBOXED)
 
 
 def _alive(pid: int) -> bool:
@@ -43,42 +55,35 @@ def _dies_soon(pid: int, seconds: float = 2.0) -> bool:
     ],
 )
 def test_outcomes(program: str, status: str) -> None:
-    result = run_program(program, timeout_s=5)
+    result = _run(program, timeout_s=5)
     assert result.status == status
     assert result.passed == (status == "passed")
 
 
 def test_detail_is_the_tail_of_stderr_from_the_program() -> None:
-    result = run_program("import sys\nsys.stderr.write('x' * 100_000)\nraise KeyError('boom')\n")
+    result = _run("import sys\nsys.stderr.write('x' * 100_000)\nraise KeyError('boom')\n")
     assert result.status == "error"
     assert "KeyError: 'boom'" in result.detail
     assert len(result.detail) <= DETAIL_CHARS
     assert "runpy" not in result.detail
 
 
-def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
-    program = textwrap.dedent(
-        f"""
-        import os, subprocess
-        pids = [os.getpid()]
-        try:
-            pids.append(subprocess.Popen(["sleep", "60"]).pid)  # only where forks are allowed (root)
-        except OSError:
-            pass
-        open({str(pids)!r}, "w").write(" ".join(map(str, pids)))
-        while True:
-            pass
-        """
-    )
-    result = run_program(program, timeout_s=1)
+def test_a_program_that_never_ends_times_out() -> None:
+    result = _run("while True:\n    pass\n", timeout_s=1)
     assert result.status == "timeout" and not result.passed
-    for pid in map(int, pids.read_text().split()):
-        assert _dies_soon(pid)
+    assert result.detail == "timed out after 1s"
+
+
+def test_unsandboxed_timeout_kills_the_process_group(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    program = f"import os\nopen({str(pids)!r}, 'w').write(str(os.getpid()))\nwhile True:\n    pass\n"
+    result = run_program(program, timeout_s=1, allow_unsandboxed=True, isolation=MISSING)
+    assert result.status == "timeout"
+    assert _dies_soon(int(pids.read_text()))
 
 
 def test_memory_bomb_is_stopped() -> None:
-    result = run_program("x = []\nwhile True:\n    x.append(bytearray(10**6))\n", timeout_s=10, memory_mb=256)
+    result = _run("x = []\nwhile True:\n    x.append(bytearray(10**6))\n", timeout_s=10, memory_mb=256)
     assert not result.passed
     assert result.status == "error"
     assert "MemoryError" in result.detail
@@ -105,15 +110,20 @@ def test_no_network_even_with_a_listener() -> None:
                 raise AssertionError("connected")
             """
         )
-        assert run_program(program, timeout_s=5).status == "passed"
+        assert _run(program, timeout_s=5).status == "passed"
         with pytest.raises(TimeoutError):
             server.accept()
 
 
-def test_temporary_directory_is_removed(tmp_path: Path) -> None:
+def test_nothing_persists_between_runs() -> None:
+    assert _run("open('note', 'w').write('x')\n").passed
+    assert _run("import os\nassert not os.path.exists('note')\n").passed
+
+
+def test_unsandboxed_temporary_directory_is_removed(tmp_path: Path) -> None:
     where = tmp_path / "cwd"
-    result = run_program(f"import os\nopen({str(where)!r}, 'w').write(os.getcwd())\n")
-    assert result.passed
+    program = f"import os\nopen({str(where)!r}, 'w').write(os.getcwd())\n"
+    assert run_program(program, allow_unsandboxed=True, isolation=MISSING).passed
     cwd = Path(where.read_text())
     assert cwd.name.startswith("diffill-exec-")
     assert not cwd.exists()
@@ -122,12 +132,12 @@ def test_temporary_directory_is_removed(tmp_path: Path) -> None:
 def test_environment_and_stdin_are_empty() -> None:
     program = "import os, sys\nassert set(os.environ) <= {'PATH', 'LANG'}, dict(os.environ)\n"
     program += "assert sys.stdin.read() == ''\n"
-    assert run_program(program).passed
+    assert _run(program).passed
 
 
 def test_run_programs_keeps_order() -> None:
     programs = ["assert True\n", "assert False\n", "1 / 0\n", "pass\n"]
-    results = run_programs(programs, workers=2, timeout_s=5)
+    results = run_programs(programs, workers=2, timeout_s=5, allow_unsandboxed=UNSANDBOXED)
     assert [r.status for r in results] == ["passed", "failed", "error", "passed"]
 
 

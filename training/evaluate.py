@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from training.benchmarks import InfillTask, MultiHoleTask
-from training.execution import run_programs
+from training.execution import run_programs, use_sandbox
 from training.metrics import (
     MultiHoleRecord,
     TaskRecord,
@@ -147,14 +147,18 @@ def score_completions(
     workers: int = 2,
     memory_mb: int = 1024,
     progress: bool = False,
+    allow_unsandboxed: bool = False,
 ) -> tuple[list[TaskRecord], float]:
-    """Run and score one completion per task; returns the records and the seconds execution took."""
+    """Run and score one completion per task; returns the records and the seconds execution took.
+
+    Programs run in the sandbox of ``training.execution``; without one they run only with ``allow_unsandboxed``.
+    """
     if len(tasks) != len(completions):
         raise EvaluationError(f"{len(completions)} completions for {len(tasks)} tasks")
     completions = [_check_completion(t.task_id, c) for t, c in zip(tasks, completions, strict=True)]
     programs = [build_program(t, c) for t, c in zip(tasks, completions, strict=True)]
     start = time.perf_counter()
-    results = run_programs(programs, workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, progress=progress)
+    results = run_programs(programs, workers, timeout_s, memory_mb, progress, allow_unsandboxed=allow_unsandboxed)
     seconds = time.perf_counter() - start
     records = [
         TaskRecord(
@@ -180,11 +184,19 @@ def evaluate_tasks(
     workers: int = 2,
     memory_mb: int = 1024,
     progress: bool = False,
+    allow_unsandboxed: bool = False,
 ) -> EvalReport:
     """Fill every task with ``fill_fn`` (in batches), run the tests and score."""
+    use_sandbox(allow_unsandboxed, warn=False)  # refuse before spending time on filling
     completions, fill_seconds = fill_in_batches(tasks, fill_fn, batch_size, progress)
     records, exec_seconds = score_completions(
-        tasks, completions, timeout_s=timeout_s, workers=workers, memory_mb=memory_mb, progress=progress
+        tasks,
+        completions,
+        timeout_s=timeout_s,
+        workers=workers,
+        memory_mb=memory_mb,
+        progress=progress,
+        allow_unsandboxed=allow_unsandboxed,
     )
     return EvalReport("single-hole", summarize(records), records, fill_seconds, exec_seconds)
 
@@ -217,6 +229,7 @@ def evaluate_samples(
     workers: int = 2,
     memory_mb: int = 1024,
     progress: bool = False,
+    allow_unsandboxed: bool = False,
 ) -> EvalReport:
     """Score completions read from a samples file (``task_id -> completion``).
 
@@ -226,7 +239,13 @@ def evaluate_samples(
     covered, missing = _match_samples(tasks, samples, strict)
     completions = [samples[t.task_id] for t in covered]
     records, exec_seconds = score_completions(
-        covered, completions, timeout_s=timeout_s, workers=workers, memory_mb=memory_mb, progress=progress
+        covered,
+        completions,
+        timeout_s=timeout_s,
+        workers=workers,
+        memory_mb=memory_mb,
+        progress=progress,
+        allow_unsandboxed=allow_unsandboxed,
     )
     meta: dict[str, Any] = {"missing_samples": missing} if missing else {}
     return EvalReport("single-hole", summarize(records), records, 0.0, exec_seconds, meta)
@@ -249,13 +268,15 @@ def evaluate_multi_hole(
     workers: int = 2,
     memory_mb: int = 1024,
     progress: bool = False,
+    allow_unsandboxed: bool = False,
 ) -> EvalReport:
     """Fill every hole of every task, run the tests and score (pass@1 needs all holes right)."""
+    use_sandbox(allow_unsandboxed, warn=False)  # refuse before spending time on filling
     outputs, fill_seconds = fill_in_batches(tasks, fill_fn, batch_size, progress)
     fills = [_check_multi_fills(t, f) for t, f in zip(tasks, outputs, strict=True)]
     programs = [build_multi_hole_program(t, f) for t, f in zip(tasks, fills, strict=True)]
     start = time.perf_counter()
-    results = run_programs(programs, workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, progress=progress)
+    results = run_programs(programs, workers, timeout_s, memory_mb, progress, allow_unsandboxed=allow_unsandboxed)
     exec_seconds = time.perf_counter() - start
     records = [
         MultiHoleRecord(
