@@ -3,17 +3,34 @@
 A ``Span`` is a character range of the text to replace. A ``???`` hole is the range of its marker; a
 zero-width span is a cursor (fill-in-the-middle); a region rewrite is a range with a ``strength``.
 Lines and columns on the command line are 1-based and count characters.
+
+In Python text a marker inside a string literal (docstrings and f-strings too) or a comment is text, not a
+hole: Python's own tokenizer (``tokenize``, which reads a stray ``?`` as an error token) says where strings
+and comments lie. The core stays free of tree-sitter for this.
 """
 
 from __future__ import annotations
 
+import bisect
+import io
 import re
+import tokenize
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from pathlib import Path
 
 from diffill.errors import HoleError
 
 DEFAULT_MARKER = "???"
+PYTHON = "python"
+PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
+_TEXT_TOKENS = frozenset({tokenize.STRING, tokenize.COMMENT})
+_LITERAL_START = re.compile("[\"'#]")
+# Python 3.12+ splits f-strings (3.14: t-strings too) into start, middle and end tokens.
+_STRING_STARTS = frozenset(getattr(tokenize, n) for n in ("FSTRING_START", "TSTRING_START") if hasattr(tokenize, n))
+_STRING_ENDS = frozenset(getattr(tokenize, n) for n in ("FSTRING_END", "TSTRING_END") if hasattr(tokenize, n))
 
 
 @dataclass(frozen=True)
@@ -41,11 +58,91 @@ class Span:
         return replace(self, start=self.start + delta, end=self.end + delta)
 
 
-def find_holes(text: str, marker: str = DEFAULT_MARKER) -> list[Span]:
-    """Every occurrence of ``marker`` as a span, in order."""
+def find_holes(
+    text: str, marker: str = DEFAULT_MARKER, *, in_strings: bool = False, language: str | None = None
+) -> list[Span]:
+    """Every occurrence of ``marker`` that is a hole, as a span, in order.
+
+    In Python text a marker inside a string literal or a comment is text and is skipped, unless
+    ``in_strings``. ``language``: ``"python"`` reads Python's tokens (where tokenizing stops, the rest of the
+    text is searched plainly); None guesses (Python when the text up to its last marker tokenizes as Python);
+    any other language is searched plainly.
+    """
     if not marker:
         raise HoleError("the hole marker must not be empty")
-    return [Span(m.start(), m.end()) for m in re.finditer(re.escape(marker), text)]
+    found = [Span(m.start(), m.end()) for m in re.finditer(re.escape(marker), text)]
+    if in_strings or not found or language not in (None, PYTHON):
+        return found
+    if not _LITERAL_START.search(text, 0, found[-1].end):
+        return found  # no quote or # before the last marker: no string or comment, nothing to tokenize
+    literal = python_text_ranges(text, found[-1].end, partial=language == PYTHON)
+    starts = [start for start, _ in literal]
+    return [s for s in found if _outside(s, literal, starts)]
+
+
+def _outside(span: Span, ranges: list[tuple[int, int]], starts: list[int]) -> bool:
+    """``span`` overlaps none of the sorted, disjoint ``ranges`` (whose starts are ``starts``)."""
+    i = bisect.bisect_left(starts, span.end) - 1  # the last range starting before the span ends
+    return i < 0 or ranges[i][1] <= span.start
+
+
+def language_for_path(path: str | Path | None) -> str | None:
+    """``"python"`` for a Python file name, None (guess) for stdin (``-``) or no name, else the suffix."""
+    if path is None or str(path) == "-":
+        return None
+    suffix = Path(path).suffix.lower()
+    return PYTHON if suffix in PYTHON_SUFFIXES else suffix.lstrip(".") or None
+
+
+def python_text_ranges(text: str, until: int | None = None, partial: bool = True) -> list[tuple[int, int]]:
+    """Character ranges of the string literals and comments of Python ``text`` that start before ``until``.
+
+    When tokenizing fails, ``partial`` keeps the ranges found before the failure; otherwise there are none.
+    Ranges whose text does not match the source (a tokenizer that rewrote line endings) give none at all.
+    """
+    limit = len(text) if until is None else until
+    ranges: list[tuple[int, int]] = []
+    try:
+        for start, end in _literal_tokens(text, limit):
+            ranges.append((start, end))
+    except _Misaligned:
+        return []
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        if not partial:
+            return []
+    return ranges
+
+
+class _Misaligned(Exception):
+    """A token's positions do not point at its text."""
+
+
+def _literal_tokens(text: str, limit: int) -> Iterator[tuple[int, int]]:
+    """(start, end) character offsets of string and comment tokens, an f-string as one range."""
+    line_starts = [0]
+    line_starts.extend(m.end() for m in re.finditer("\n", text))
+
+    def offset(pos: tuple[int, int]) -> int:
+        return line_starts[pos[0] - 1] + pos[1]
+
+    depth, opened = 0, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            start = offset(tok.start)
+            if start >= limit and depth == 0:
+                return
+            if tok.type in _STRING_STARTS:
+                depth, opened = depth + 1, start if depth == 0 else opened
+            elif tok.type in _STRING_ENDS:
+                depth -= 1
+                if depth == 0:
+                    yield opened, offset(tok.end)
+            elif tok.type in _TEXT_TOKENS and depth == 0:
+                end = offset(tok.end)
+                if text[start:end] != tok.string:
+                    raise _Misaligned(tok.string)
+                yield start, end
 
 
 def starts_line(text: str, offset: int) -> bool:

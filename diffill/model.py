@@ -118,7 +118,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         return getattr(torch, dtype)
     if device.type == "cuda":
         return torch.bfloat16
-    return torch.bfloat16 if _cpu_has_bf16() else torch.float32
+    return torch.bfloat16 if cpu_has_bf16() else torch.float32
 
 
 def describe_device(device: torch.device) -> str:
@@ -136,7 +136,9 @@ def describe_device(device: torch.device) -> str:
     return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bf16 matrix products natively (AVX-512 BF16 or AMX); without, bf16 is several
+    times slower than float32 on it."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -165,8 +167,10 @@ def load_model(
         model = AutoModelForMaskedLM.from_pretrained(
             path, config=config, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelLoadError(f"cannot load a masked LM from {path}: {_first_line(exc)}") from exc
+    except Exception as exc:  # transformers, safetensors (SafetensorError) and tokenizers (bare Exception)
+        from diffill.model_dir import load_failure
+
+        raise ModelLoadError(load_failure(path, exc)) from exc
     quantized = dtype == "int8"  # asked for only: it costs a point while typing (lsp_server/int8.py)
     if quantized:
         quantize_linear_layers(model)

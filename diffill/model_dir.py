@@ -2,12 +2,15 @@
 
 The check reads only file headers (``config.json``, each safetensors shard's header and size, the shard
 index, ``tokenizer.json``), so a bad ``--model`` gets one line naming the file at fault before torch is
-imported, and a truncated download is caught before transformers reports it as a traceback.
+imported, and a truncated download is caught before transformers reports it as a traceback. When loading
+fails anyway, ``load_failure`` turns the exception into one line that names the file safetensors or
+tokenizers rejects.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
 from importlib import resources
 from pathlib import Path
@@ -17,6 +20,15 @@ from diffill.errors import ModelLoadError
 
 HEADER_LIMIT = 100 * 1024 * 1024  # a safetensors header is JSON; anything this large is not one
 TOKENIZER_KEYS = ("model", "added_tokens")
+_DTYPES_BY_BITS = {
+    4: "F4",
+    6: "F6_E2M3 F6_E3M2",
+    8: "BOOL U8 I8 F8_E5M2 F8_E4M3 F8_E8M0 F8_E4M3FNUZ F8_E5M2FNUZ",
+    16: "I16 U16 F16 BF16",
+    32: "I32 U32 F32",
+    64: "I64 U64 F64 C64",
+}
+DTYPE_BITS = {name: bits for bits, names in _DTYPES_BY_BITS.items() for name in names.split()}  # safetensors'
 
 
 def default_model_dir() -> Path:
@@ -50,8 +62,24 @@ def check_model_dir(path: Path) -> None:
 
 
 def check_safetensors(shard: Path) -> None:
-    """The shard's header parses and the file holds every byte its tensors' offsets name."""
+    """The shard's header parses and its tensors tile the rest of the file exactly, as safetensors requires."""
     size = shard.stat().st_size
+    header, length = _read_header(shard, size)
+    tensors = sorted(_tensor_entries(shard, header), key=lambda t: t[1])
+    end = 0
+    for name, begin, stop in tensors:
+        if begin != end:
+            raise ModelLoadError(f"{shard} is corrupt: tensor {name!r} starts at byte {begin}, not at {end}")
+        end = stop
+    have = size - 8 - length
+    if have < end:
+        raise ModelLoadError(f"{shard} is truncated: {size} bytes of the {8 + length + end} its header describes")
+    if have > end:
+        raise ModelLoadError(f"{shard} is corrupt: {have - end} stray bytes follow its last tensor")
+
+
+def _read_header(shard: Path, size: int) -> tuple[dict[str, Any], int]:
+    """The JSON header of a safetensors file and its length in bytes."""
     with shard.open("rb") as f:
         head = f.read(8)
         if len(head) < 8:
@@ -65,14 +93,29 @@ def check_safetensors(shard: Path) -> None:
             raise ModelLoadError(f"{shard} is corrupt: its header is not JSON") from exc
     if not isinstance(header, dict):
         raise ModelLoadError(f"{shard} is corrupt: its header is not a JSON object")
-    ends = [
-        int(v["data_offsets"][1])
-        for k, v in header.items()
-        if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
-    ]
-    need = 8 + length + max(ends, default=0)
-    if size < need:
-        raise ModelLoadError(f"{shard} is truncated: {size} bytes of the {need} its header describes")
+    return header, length
+
+
+def _tensor_entries(shard: Path, header: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(name, begin, end) of every tensor, each checked against its dtype and shape."""
+    entries = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape = entry["dtype"], [int(d) for d in entry["shape"]]
+            begin, end = (int(o) for o in entry["data_offsets"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ModelLoadError(f"{shard} is corrupt: tensor {name!r} has no valid dtype, shape and offsets") from exc
+        bits = DTYPE_BITS.get(dtype)
+        need = math.prod(shape) * bits // 8 if bits is not None else end - begin  # a dtype newer than this list
+        if min(shape, default=0) < 0 or not 0 <= begin <= end or end - begin != need:
+            raise ModelLoadError(
+                f"{shard} is corrupt: tensor {name!r} spans bytes {begin}..{end}, but dtype {dtype} and shape "
+                f"{shape} need {need}"
+            )
+        entries.append((name, begin, end))
+    return entries
 
 
 def _check_index(index: Path, shards: set[str]) -> None:
@@ -87,8 +130,38 @@ def _check_index(index: Path, shards: set[str]) -> None:
 def _json_object(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path} is not valid JSON") from exc
     if not isinstance(value, dict):
         raise ModelLoadError(f"{path} is not a JSON object")
     return value
+
+
+def load_failure(path: Path, exc: BaseException) -> str:
+    """One line on why loading ``path`` failed, naming the file at fault when one can be found."""
+    return f"cannot load a masked LM from {path}: {_unreadable_file(path) or _first_line(exc)}"
+
+
+def _unreadable_file(path: Path) -> str | None:
+    """The first shard that safetensors rejects, or a tokenizer.json that tokenizers cannot read."""
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
+    for shard in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(shard), framework="numpy"):
+                pass
+        except Exception as exc:  # safetensors raises its own SafetensorError (an Exception)
+            return f"{shard} is corrupt ({_first_line(exc)})"
+    try:
+        Tokenizer.from_file(str(path / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception
+        return f"{path / 'tokenizer.json'} cannot be read by the tokenizers library ({_first_line(exc)})"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].rstrip(" .")

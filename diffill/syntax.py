@@ -2,18 +2,22 @@
 
 The engine stays free of tree-sitter: callers hand it a ``RegionCheck`` made here. A region is valid when
 no ERROR or MISSING node of the file's parse overlaps it, so other broken places of the file (another
-unfilled hole) do not count against it.
+unfilled hole) do not count against it. ``parse_problem`` tells whether a whole input parses with its holes
+standing in for code, so ``diffill fill`` can warn before filling a file that is broken elsewhere.
 """
 
 from __future__ import annotations
 
 import ast
+import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import tree_sitter
 import tree_sitter_python
 
+from diffill.holes import Span
 from diffill.postprocess import RegionCheck
 
 _SUFFIXES = {".py": "python", ".pyi": "python"}
@@ -54,6 +58,57 @@ def python_region_ok(text: str, start: int, end: int) -> bool:
 
 
 CHECKS: dict[str, RegionCheck] = {"python": python_region_ok}
+HOLE_STANDINS = ("_", "")  # a name fits most holes (an expression, a statement, a body); nothing fits the rest
+
+
+def parse_problem(
+    text: str, path: str | Path | None = None, holes: Sequence[Span] = (), language: str | None = None
+) -> str | None:
+    """``"line N: message"`` when Python ``text`` does not parse with code in its holes, else None.
+
+    The language comes from ``language`` or the file name; other languages are not checked (None). A hole
+    counts as a name or as nothing, whichever parses, so only problems outside the holes are reported.
+    """
+    if language is None and path is not None:
+        language = _SUFFIXES.get(Path(path).suffix)
+    if language != "python":
+        return None
+    first = None
+    for standin in HOLE_STANDINS if holes else ("",):
+        problem = _python_problem(_fill_holes(text, holes, standin).removeprefix("\ufeff"))  # Python skips a BOM
+        if problem is None:
+            return None
+        first = first or problem
+    return first
+
+
+def _fill_holes(text: str, holes: Sequence[Span], standin: str) -> str:
+    pieces, cursor = [], 0
+    for hole in sorted(holes, key=lambda h: h.start):
+        pieces += [text[cursor : hole.start], standin]
+        cursor = hole.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _python_problem(text: str) -> str | None:
+    try:
+        with warnings.catch_warnings():  # invalid escape sequences warn; they are not what is asked
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as exc:
+        message = (exc.msg or "invalid syntax").strip().splitlines()[0]
+        return f"line {exc.lineno}: {message}" if exc.lineno else message
+    except ValueError as exc:  # a NUL byte (before Python 3.12)
+        return _first_line(exc)
+    except (RecursionError, MemoryError):  # nested too deeply to tell
+        return None
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def check_for(language: str | None = None, path: str | Path | None = None) -> RegionCheck | None:

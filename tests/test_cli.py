@@ -65,20 +65,46 @@ def test_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_region_rewrite_changes_only_the_region(capsys: pytest.CaptureFixture[str]) -> None:
     text = FIXTURE.read_text()
-    code, out, err = run_cli(["fill", str(FIXTURE), "--region", "5:5-5:31", "--strength", "1", "--device", "cpu"],
-                             capsys)
+    code, out, err = run_cli(
+        ["fill", str(FIXTURE), "--region", "5:5-5:31", "--strength", "1", "--device", "cpu"], capsys
+    )
     assert code == 0, err
     lines = text.split("\n")
     head, tail = "\n".join(lines[:4]) + "\n    ", "\n" + "\n".join(lines[5:])
     assert out.startswith(head) and out.endswith(tail)
 
 
+def test_a_file_that_does_not_parse_is_filled_with_one_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(x:\n    return ???\n")
+    code, out, err = run_cli(["fill", str(broken), "--device", "cpu", "--steps", "2"], capsys)
+    assert code == 0 and out.startswith("def f(x:\n    return ")
+    assert err.splitlines() == [
+        f"diffill: warning: {broken} does not parse (line 1: '(' was never closed); filling it anyway"
+    ]
+    code, _, err = run_cli(["fill", str(FIXTURE), "--device", "cpu", "--steps", "2"], capsys)
+    assert code == 0 and err == ""  # its holes count as code
+
+
+def test_markers_in_strings_and_comments_stay_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "t.py"
+    target.write_text('def ask():\n    """Really???"""\n    s = "what???"  # ???\n    return ???\n')
+    code, out, err = run_cli(["fill", str(target), "--in-place", "--device", "cpu", "--steps", "2"], capsys)
+    assert code == 0 and out == "" and err == ""
+    filled = target.read_text()
+    assert filled.startswith('def ask():\n    """Really???"""\n    s = "what???"  # ???\n    return ')
+    assert filled.count("???") == 3
+
+
 @pytest.mark.skipif(not BENCH.is_dir(), reason=f"HumanEval-infilling not found at {BENCH} (set DIFFILL_BENCHMARKS)")
 def test_tasks_batch_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = tmp_path / "samples.jsonl"
     tasks = BENCH / "HumanEval-SingleLineInfilling.jsonl.gz"
-    code, _, err = run_cli(["fill", "--tasks", str(tasks), "--out", str(out_file), "--limit", "3", "--device", "cpu"],
-                           capsys)
+    code, _, err = run_cli(
+        ["fill", "--tasks", str(tasks), "--out", str(out_file), "--limit", "3", "--device", "cpu"], capsys
+    )
     assert code == 0, err
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert [r["task_id"] for r in rows] == [f"SingleLineInfilling/HumanEval/0/L{i}" for i in range(3)]

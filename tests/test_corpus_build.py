@@ -254,3 +254,36 @@ def test_cli_entry_point(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     bad = parser.parse_args([str(tmp_path / "missing"), "--out", str(tmp_path / "x"), "--no-progress"])
     assert run_corpus(bad) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_refusals_say_how_to_resume_or_start_over(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = make_config(tree, out)
+    build_corpus(config)
+    with pytest.raises(CorpusError) as finished:
+        build_corpus(config)
+    assert str(finished.value) == (
+        f"{out} already holds a corpus; pass --overwrite to replace it (--resume only rewrites its stats)"
+    )
+    (out / "progress.json").unlink()
+    with pytest.raises(CorpusError, match=r"cannot resume .*: it has no progress\.json; pass --overwrite to start"):
+        build_corpus(dataclasses.replace(config, resume=True))
+    build_corpus(dataclasses.replace(config, overwrite=True))
+    progress = json.loads((out / "progress.json").read_text())
+    progress["complete"] = False
+    (out / "progress.json").write_text(json.dumps(progress))
+    with pytest.raises(CorpusError) as interrupted:
+        build_corpus(config)
+    assert str(interrupted.value) == (
+        f"{out} holds an interrupted corpus build; pass --resume to continue it or --overwrite to start over"
+    )
+
+
+def test_resume_with_only_temporaries_starts_fresh(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "progress.json.tmp-77").write_bytes(b"{")  # killed before its first progress record landed
+    with pytest.raises(CorpusError, match="--resume to continue it or --overwrite"):
+        build_corpus(make_config(tree, out))
+    stats = build_corpus(make_config(tree, out, resume=True))
+    assert stats.files_kept == 3 and not list(out.glob("*.tmp-*"))

@@ -74,7 +74,7 @@ def test_an_int8_fill_fills_every_hole(pair) -> None:
 
 
 def test_auto_never_picks_int8(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(model_module, "_cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(model_module, "cpu_has_bf16", lambda: False)
     lm = load_model(tiny_model_dir, "cpu", "auto")
     assert not lm.quantized and lm.dtype == torch.float32
 

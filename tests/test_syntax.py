@@ -7,7 +7,7 @@ import ast
 from diffill.denoise import DenoiseConfig
 from diffill.holes import find_holes
 from diffill.infill import FillOptions, Infiller, fit_syntax
-from diffill.syntax import check_for, python_region_ok
+from diffill.syntax import check_for, parse_problem, python_region_ok
 
 GOOD = "def f(x):\n    return x + 1\n"
 BAD_HERE = "def f(x):\n    return (x + 1\n\ny = 2\n"
@@ -47,3 +47,21 @@ def test_engine_output_parses_with_the_check(tiny_model_dir) -> None:
     out = Infiller(lm).fill(text, find_holes(text), options).text
     assert "???" not in out
     ast.parse(out)
+
+
+def test_parse_problem_counts_holes_as_code() -> None:
+    for text in ["x = ???\n", "def f():\n    ???\n", "y = f(???)\n", "n = 1???\n", "import ???\n"]:
+        assert parse_problem(text, "a.py", find_holes(text)) is None, text
+    broken = "def f(:\n    return ???\n"
+    assert parse_problem(broken, "a.py", find_holes(broken)) == "line 1: invalid syntax"
+    late = "x = ???\n\ny = (1,\n"
+    assert parse_problem(late, "a.py", find_holes(late)) == "line 3: '(' was never closed"
+
+
+def test_parse_problem_is_for_python_only() -> None:
+    assert parse_problem("x = (\n", "a.py") == "line 1: '(' was never closed"
+    assert parse_problem("x = (\n", language="python") == "line 1: '(' was never closed"
+    assert parse_problem("x = (\n", "a.rs") is None and parse_problem("x = (\n", "-") is None
+    assert parse_problem('p = "\\d"\n', "a.py") is None  # an invalid escape only warns
+    assert parse_problem("a = 1\0\n", "a.py") is not None
+    assert parse_problem("\ufeffx = ???\n", "a.py", find_holes("\ufeffx = ???\n")) is None  # a BOM is fine

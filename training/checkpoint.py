@@ -61,8 +61,14 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 
 def save_checkpoint(
-    path: Path, model, tokenizer, optimizer: torch.optim.Optimizer | None, state: TrainerState, card: str,
-    time: TimeEmbedding | None = None, config: dict | None = None,
+    path: Path,
+    model,
+    tokenizer,
+    optimizer: torch.optim.Optimizer | None,
+    state: TrainerState,
+    card: str,
+    time: TimeEmbedding | None = None,
+    config: dict | None = None,
 ) -> None:
     """Write a complete checkpoint to ``path`` atomically (temp dir + renames)."""
     tmp = path.with_name(f".{path.name}.tmp")

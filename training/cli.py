@@ -1,6 +1,9 @@
-"""The ``diffill-train`` command: ``corpus``, ``tokenizer``, ``train`` and ``eval``.
+"""The ``diffill-train`` command: ``corpus``, ``tokenizer``, ``train``, ``eval``, ``export`` and ``card``.
 
-Each subcommand is a thin layer over its module; expected failures print one line and exit non-zero.
+Each subcommand is a thin layer over its module; expected failures print one line and exit non-zero. Every
+numeric flag is checked as it is parsed (the types of ``diffill.argtypes``) and flags that constrain each
+other are checked right after (a subcommand's ``check``), so a bad value costs a moment, not a traceback
+mid-run.
 """
 
 from __future__ import annotations
@@ -12,15 +15,32 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from diffill import tokens
+from diffill.argtypes import (
+    OneLineParser,
+    fraction,
+    int_at_least,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from diffill.errors import DiffillError
+
+MIN_VOCAB = 256 + len(tokens.SPECIAL_TOKENS)  # the byte alphabet and the special tokens
 
 
 def add_tokenizer_parser(sub) -> None:
     p = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer on a corpus")
     p.add_argument("corpus", type=Path, help="corpus directory written by `diffill-train corpus`")
     p.add_argument("--out", type=Path, required=True, help="tokenizer directory to write")
-    p.add_argument("--vocab-size", type=int, default=8192, help="vocabulary size")
-    p.add_argument("--max-length", type=int, default=512, help="model window the tokenizer records")
+    p.add_argument(
+        "--vocab-size",
+        type=int_at_least(MIN_VOCAB),
+        default=8192,
+        help=f"vocabulary size (at least {MIN_VOCAB}: the 256 bytes and the special tokens)",
+    )
+    p.add_argument("--max-length", type=positive_int, default=512, help="model window the tokenizer records")
     p.set_defaults(func=run_tokenizer)
 
 
@@ -49,36 +69,68 @@ def add_train_parser(sub) -> None:
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False, help="continue a run")
     m, d = ModelConfig(), DataConfig()
     g = p.add_argument_group("model (new models only)")
-    g.add_argument("--hidden", type=int, default=m.hidden)
-    g.add_argument("--layers", type=int, default=m.layers)
-    g.add_argument("--heads", type=int, default=m.heads)
-    g.add_argument("--intermediate", type=int, default=m.intermediate)
-    g.add_argument("--max-length", type=int, default=m.max_length, help="window in tokens")
+    g.add_argument("--hidden", type=positive_int, default=m.hidden, help="width (a multiple of --heads)")
+    g.add_argument("--layers", type=positive_int, default=m.layers)
+    g.add_argument("--heads", type=positive_int, default=m.heads, help="attention heads (an even width each)")
+    g.add_argument("--intermediate", type=positive_int, default=m.intermediate)
+    g.add_argument("--max-length", type=int_at_least(2), default=m.max_length, help="window in tokens")
     g = p.add_argument_group("objective")
     g.add_argument("--schedule", choices=sorted(SCHEDULES), default="linear", help="noise schedule")
-    g.add_argument("--time-conditioning", action=argparse.BooleanOptionalAction, default=False,
-                   help="feed the diffusion time to the model (default: time-agnostic, as DiffusionBERT)")
-    g.add_argument("--loss-weighting", choices=LOSS_WEIGHTINGS, default="mean",
-                   help="mean: masked-token mean; elbo: MDLM weight -alpha'/(1-alpha)")
-    g.add_argument("--max-middle", type=int, default=d.max_middle, help="middle + end-of-middle budget")
-    g.add_argument("--context-noise", type=float, default=d.context_noise,
-                   help="share of sequences whose context is noised too")
+    g.add_argument(
+        "--time-conditioning",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="feed the diffusion time to the model (default: time-agnostic, as DiffusionBERT)",
+    )
+    g.add_argument(
+        "--loss-weighting",
+        choices=LOSS_WEIGHTINGS,
+        default="mean",
+        help="mean: masked-token mean; elbo: MDLM weight -alpha'/(1-alpha)",
+    )
+    g.add_argument(
+        "--max-middle",
+        type=positive_int,
+        default=d.max_middle,
+        help="middle + end-of-middle budget (below --max-length)",
+    )
+    g.add_argument(
+        "--context-noise", type=fraction, default=d.context_noise, help="share of sequences whose context is noised too"
+    )
     g = p.add_argument_group("optimisation")
-    g.add_argument("--batch-size", type=int, default=16)
-    g.add_argument("--steps", type=int, default=1000)
-    g.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time")
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--warmup", type=int, default=100)
-    g.add_argument("--weight-decay", type=float, default=0.01)
-    g.add_argument("--grad-clip", type=float, default=1.0)
+    g.add_argument("--batch-size", type=positive_int, default=16)
+    g.add_argument("--steps", type=positive_int, default=1000)
+    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this much training time")
+    g.add_argument("--lr", type=positive_float, default=1e-3)
+    g.add_argument("--warmup", type=non_negative_int, default=100)
+    g.add_argument("--weight-decay", type=non_negative_float, default=0.01)
+    g.add_argument("--grad-clip", type=positive_float, default=1.0)
     g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--checkpoint-every", type=int, default=200)
-    g.add_argument("--log-every", type=int, default=10)
-    g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples")
-    g.add_argument("--data-workers", type=int, default=None,
-                   help="processes that build batches ahead (default: 8 on a GPU, 0 on a CPU)")
-    p.set_defaults(func=run_train)
+    g.add_argument("--seed", type=non_negative_int, default=0)
+    g.add_argument("--checkpoint-every", type=positive_int, default=200)
+    g.add_argument("--log-every", type=positive_int, default=10)
+    g.add_argument("--max-examples", type=positive_int, default=None, help="use only the first N examples")
+    g.add_argument(
+        "--data-workers",
+        type=non_negative_int,
+        default=None,
+        help="processes that build batches ahead (default: 8 on a GPU, 0 on a CPU)",
+    )
+    p.set_defaults(func=run_train, check=check_train)
+
+
+def check_train(args: argparse.Namespace) -> str | None:
+    """What is wrong with flags that constrain each other, or None."""
+    if args.hidden % args.heads:
+        return f"--hidden {args.hidden} is not divisible by --heads {args.heads}"
+    if (width := args.hidden // args.heads) % 2:
+        return (
+            f"--hidden {args.hidden} over --heads {args.heads} gives heads of {width} dimensions; rotary position "
+            f"embeddings need an even number (e.g. --hidden {args.hidden + args.heads})"
+        )
+    if args.max_middle >= args.max_length:
+        return f"--max-middle {args.max_middle} must be below --max-length {args.max_length} to leave room for context"
+    return None
 
 
 def train_config(args: argparse.Namespace):
@@ -88,15 +140,34 @@ def train_config(args: argparse.Namespace):
     from training.train import TrainConfig
 
     return TrainConfig(
-        corpus=args.corpus, tokenizer=args.tokenizer, out=args.out, init=args.init, resume=args.resume,
-        model=ModelConfig(hidden=args.hidden, layers=args.layers, heads=args.heads,
-                          intermediate=args.intermediate, max_length=args.max_length),
+        corpus=args.corpus,
+        tokenizer=args.tokenizer,
+        out=args.out,
+        init=args.init,
+        resume=args.resume,
+        model=ModelConfig(
+            hidden=args.hidden,
+            layers=args.layers,
+            heads=args.heads,
+            intermediate=args.intermediate,
+            max_length=args.max_length,
+        ),
         data=DataConfig(max_length=args.max_length, max_middle=args.max_middle, context_noise=args.context_noise),
-        schedule=args.schedule, time_conditioning=args.time_conditioning, loss_weighting=args.loss_weighting,
-        batch_size=args.batch_size, steps=args.steps,
-        max_minutes=args.max_minutes, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
-        grad_clip=args.grad_clip, bf16=args.bf16, seed=args.seed, checkpoint_every=args.checkpoint_every,
-        log_every=args.log_every, max_examples=args.max_examples,
+        schedule=args.schedule,
+        time_conditioning=args.time_conditioning,
+        loss_weighting=args.loss_weighting,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        max_minutes=args.max_minutes,
+        lr=args.lr,
+        warmup=args.warmup,
+        weight_decay=args.weight_decay,
+        grad_clip=args.grad_clip,
+        bf16=args.bf16,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        max_examples=args.max_examples,
         data_workers=args.data_workers,
     )
 
@@ -106,8 +177,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     state = Trainer(train_config(args)).run()
     if os.environ.get("RANK", "0") == "0":
-        print(f"trained {state.step} steps ({state.tokens_processed:,} tokens) -> {args.out / 'checkpoint'}",
-              file=sys.stderr)
+        print(
+            f"trained {state.step} steps ({state.tokens_processed:,} tokens) -> {args.out / 'checkpoint'}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -116,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     from training.eval_cli import add_eval_parser
     from training.export import add_export_parser
 
-    parser = argparse.ArgumentParser(prog="diffill-train", description="Build corpora, train and evaluate.")
+    parser = OneLineParser(prog="diffill-train", description="Build corpora, train and evaluate.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     corpus = sub.add_parser("corpus", help="build masked-span examples from source trees")
@@ -140,10 +213,21 @@ def run_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and check the flags; a bad value exits with status 2 and one line on stderr."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check = getattr(args, "check", None)
+    if check is not None and (problem := check(args)):
+        parser.exit(2, f"{parser.prog} {args.command}: error: {problem}\n")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

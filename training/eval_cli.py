@@ -15,7 +15,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from diffill.argtypes import positive_float, positive_int, positive_ints
 from diffill.batch import fill_pairs
+from diffill.errors import DiffillError
 from diffill.flags import add_denoise_arguments, add_model_arguments, fill_options
 from diffill.holes import Span
 from diffill.infill import FillOptions, FillRequest, Infiller
@@ -39,24 +41,34 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--tasks", nargs="+", default=["single-line"],
                    help=f"benchmarks: {', '.join(BENCHMARKS)} or .jsonl[.gz] paths (default: single-line)")
     p.add_argument("--samples", type=Path, help="score this samples .jsonl instead of running a model")
-    p.add_argument("--limit", type=int, default=None, help="only the first N tasks of each benchmark")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N tasks of each benchmark")
     p.add_argument("--out", type=Path, default=Path("runs/eval"), help="directory for JSON reports and plots")
     p.add_argument("--oracle-length", action=argparse.BooleanOptionalAction, default=False,
                    help="also run with each hole's true token count as its budget")
-    p.add_argument("--steps-sweep", default=None, help="comma-separated step counts, e.g. 4,8,16,32")
+    p.add_argument("--steps-sweep", type=positive_ints, default=None,
+                   help="comma-separated step counts, e.g. 4,8,16,32")
     p.add_argument("--multi-hole", action=argparse.BooleanOptionalAction, default=False,
                    help="also score 2-3 hole variants, filled jointly and one hole at a time")
     p.add_argument("--elbo-corpus", type=Path, default=None,
                    help="also estimate the ELBO bound (nats/token, perplexity) on this corpus's val split")
-    p.add_argument("--elbo-examples", type=int, default=200, help="held-out sequences for the ELBO")
-    p.add_argument("--batch-size", type=int, default=8, help="tasks per denoising batch")
-    p.add_argument("--workers", type=int, default=2, help="parallel test executions")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
+    p.add_argument("--elbo-examples", type=positive_int, default=200, help="held-out sequences for the ELBO")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="tasks per denoising batch")
+    p.add_argument("--workers", type=positive_int, default=2, help="parallel test executions")
+    p.add_argument("--timeout", type=positive_float, default=5.0, help="seconds per test program")
     p.add_argument("--card", action=argparse.BooleanOptionalAction, default=False,
                    help="record the scores in the model directory (scores.json and the model card)")
     add_model_arguments(p)
     add_denoise_arguments(p)
-    p.set_defaults(func=run_eval)
+    p.set_defaults(func=run_eval, check=check_eval)
+
+
+def check_eval(args: argparse.Namespace) -> str | None:
+    """The denoising and length flags (shared with ``diffill fill``), checked before a model loads."""
+    try:
+        fill_options(args)
+    except DiffillError as exc:
+        return str(exc)
+    return None
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -64,7 +76,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.samples is not None:
         return _score_samples(args)
     infiller = Infiller(load_model(args.model, args.device, args.dtype))
-    steps_list = [int(s) for s in args.steps_sweep.split(",")] if args.steps_sweep else [args.steps]
+    steps_list = args.steps_sweep or [args.steps]
     scores: dict[str, dict] = {}
     for name in args.tasks:
         tasks = load_tasks(resolve_benchmark(name), args.limit)

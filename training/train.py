@@ -3,7 +3,8 @@
 AdamW with linear warm-up and cosine decay, gradient clipping, bf16 autocast, loss at masked positions only.
 Every ``checkpoint_every`` steps (and at the end) a complete checkpoint replaces the last one atomically;
 ``resume`` continues from it with the same data order. Logs go to a CSV (and TensorBoard when installed);
-the loss curve is drawn as a PNG.
+the loss curve is drawn as a PNG. A run starts by cutting the CSV back to its checkpoint's step, so rows
+logged after the last checkpoint of a killed run are not logged twice.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class TrainConfig:
     data_workers: int | None = None  # processes building batches ahead (None: 8 on a GPU, none on a CPU)
 
     def __post_init__(self) -> None:
+        for name in ("batch_size", "steps", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.loss_weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f"loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}")
         get_schedule(self.schedule)
@@ -198,7 +202,10 @@ class Trainer:
         cfg = self.cfg
         cfg.out.mkdir(parents=True, exist_ok=True)
         log_path = cfg.out / "train_log.csv"
-        writer = _tensorboard(cfg.out) if self.rank == 0 else None
+        writer = None
+        if self.rank == 0:
+            truncate_log(log_path, self.state.step)
+            writer = _tensorboard(cfg.out, self.state.step)
         bar = progress_bar(total=cfg.steps, desc="train", unit="step", enabled=self.rank == 0)
         bar.update(self.state.step)
         window: list[float] = []
@@ -229,8 +236,11 @@ class Trainer:
         if self.rank != 0:
             return
         row = {
-            "step": self.state.step, "loss": round(loss, 5), "lr": self.optimizer.param_groups[0]["lr"],
-            "tokens_seen": self.state.tokens_seen, "train_seconds": round(self.state.train_seconds, 1),
+            "step": self.state.step,
+            "loss": round(loss, 5),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "tokens_seen": self.state.tokens_seen,
+            "train_seconds": round(self.state.train_seconds, 1),
         }
         new = not path.exists()
         with path.open("a", newline="") as f:
@@ -261,17 +271,49 @@ def special_ids(tokenizer) -> SpecialIds:
     if tokenizer.mask_token_id is None or eom is None or eom == tokenizer.unk_token_id:
         raise ValueError(f"the tokenizer needs a mask token and {tokens.EOM}; train it with diffill-train tokenizer")
     return SpecialIds(
-        mask=tokenizer.mask_token_id, eom=eom, pad=tokenizer.pad_token_id, cls=tokenizer.cls_token_id,
+        mask=tokenizer.mask_token_id,
+        eom=eom,
+        pad=tokenizer.pad_token_id,
+        cls=tokenizer.cls_token_id,
         sep=tokenizer.sep_token_id,
     )
 
 
-def _tensorboard(out: Path):
+def truncate_log(path: Path, step: int) -> None:
+    """Keep the rows of a ``train_log.csv`` up to ``step`` (and whole), atomically; none left: no file."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
+    keep = [r for r in body if len(r) == len(header) and _row_step(r, header) <= step]
+    if not keep:
+        path.unlink()
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _row_step(row: list[str], header: list[str]) -> float:
+    """The step of a log row; a torn row (a kill mid-write) reads as infinitely late, so it is dropped."""
+    try:
+        return int(row[header.index("step")])
+    except ValueError:
+        return math.inf
+
+
+def _tensorboard(out: Path, step: int = 0):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(out / "tensorboard"))
+    return SummaryWriter(str(out / "tensorboard"), purge_step=step + 1 if step else None)  # drop events after it
 
 
 def config_dict(cfg: TrainConfig) -> dict:

@@ -1,10 +1,24 @@
-"""The `diffill-train corpus` command: flags -> CorpusConfig -> build_corpus -> a summary on stderr."""
+"""The `diffill-train corpus` command: flags -> CorpusConfig -> build_corpus -> a summary on stderr.
+
+Every numeric flag is checked as it is parsed (the types of ``diffill.argtypes``), so a bad value is one
+argparse error before any file is read.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from diffill.argtypes import (
+    OneLineParser,
+    float_in,
+    fraction,
+    int_at_least,
+    multiple_of,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from training.corpus.build import build_corpus
 from training.corpus.config import CorpusConfig, SpanMode
 from training.corpus.errors import CorpusError
@@ -32,16 +46,19 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
         help="language to include (repeatable; default python); its grammar must be installed",
     )
     files = parser.add_argument_group("file filters")
-    files.add_argument("--max-file-bytes", type=int, default=d.max_file_bytes, help="skip larger files")
+    files.add_argument("--max-file-bytes", type=positive_int, default=d.max_file_bytes, help="skip larger files")
     files.add_argument(
-        "--min-file-chars", type=int, default=d.min_file_chars, help="skip files with fewer non-blank characters"
+        "--min-file-chars",
+        type=non_negative_int,
+        default=d.min_file_chars,
+        help="skip files with fewer non-blank characters",
     )
     files.add_argument(
-        "--max-line-chars", type=int, default=d.max_line_chars, help="a longer line marks a file as minified"
+        "--max-line-chars", type=positive_int, default=d.max_line_chars, help="a longer line marks a file as minified"
     )
     files.add_argument(
         "--max-avg-line-chars",
-        type=float,
+        type=positive_float,
         default=d.max_avg_line_chars,
         help="a longer average line marks a file as minified",
     )
@@ -60,12 +77,14 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     dedup = parser.add_argument_group("dedup and decontamination")
     dedup.add_argument(
         "--near-dup-threshold",
-        type=float,
+        type=float_in(0, 1, low_open=True),
         default=d.near_dup_threshold,
         help="estimated Jaccard similarity above which a file is a near duplicate",
     )
-    dedup.add_argument("--minhash-perms", type=int, default=d.minhash_perms, help="MinHash signature length")
-    dedup.add_argument("--shingle-tokens", type=int, default=d.shingle_tokens, help="tokens per MinHash shingle")
+    dedup.add_argument("--minhash-perms", type=multiple_of(8), default=d.minhash_perms, help="MinHash signature length")
+    dedup.add_argument(
+        "--shingle-tokens", type=positive_int, default=d.shingle_tokens, help="tokens per MinHash shingle"
+    )
     dedup.add_argument(
         "--decontaminate",
         action="append",
@@ -75,17 +94,19 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     )
     dedup.add_argument(
         "--decontam-ngram",
-        type=int,
+        type=positive_int,
         default=d.decontam_ngram,
         help="length of the shared whitespace-token n-gram that marks a file contaminated",
     )
     ex = parser.add_argument_group("examples")
-    ex.add_argument("--chunk-chars", type=int, default=d.chunk_chars, help="most characters in one example")
-    ex.add_argument("--max-spans", type=int, default=d.max_spans, help="most spans (holes) per example")
-    ex.add_argument("--max-span-chars", type=int, default=d.max_span_chars, help="most characters in one span")
+    ex.add_argument(
+        "--chunk-chars", type=int_at_least(64), default=d.chunk_chars, help="most characters in one example"
+    )
+    ex.add_argument("--max-spans", type=positive_int, default=d.max_spans, help="most spans (holes) per example")
+    ex.add_argument("--max-span-chars", type=positive_int, default=d.max_span_chars, help="most characters in one span")
     ex.add_argument(
         "--random-span-prob",
-        type=float,
+        type=fraction,
         default=d.random_span_prob,
         help="chance that a span is random rather than syntax-aligned (mixed mode)",
     )
@@ -96,10 +117,12 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
         help="syntax-aligned spans only (ast), random only, or mixed",
     )
     out = parser.add_argument_group("output and execution")
-    out.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of files held out")
-    out.add_argument("--shard-size", type=int, default=d.shard_size, help="examples per shard")
-    out.add_argument("--seed", type=int, default=d.seed, help="seed for span choice")
-    out.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
+    out.add_argument(
+        "--val-fraction", type=float_in(0, 1, high_open=True), default=d.val_fraction, help="share of files held out"
+    )
+    out.add_argument("--shard-size", type=positive_int, default=d.shard_size, help="examples per shard")
+    out.add_argument("--seed", type=non_negative_int, default=d.seed, help="seed for span choice")
+    out.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: CPU count)")
     out.add_argument(
         "--resume", action=argparse.BooleanOptionalAction, default=False, help="continue an interrupted build in --out"
     )
@@ -166,6 +189,6 @@ def run_corpus(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point (`python -m training.corpus`)."""
-    parser = argparse.ArgumentParser(prog="diffill-train corpus", description="Build an infilling corpus.")
+    parser = OneLineParser(prog="diffill-train corpus", description="Build an infilling corpus.")
     add_corpus_arguments(parser)
     return run_corpus(parser.parse_args(argv))

@@ -28,6 +28,7 @@ PROGRESS = "progress.json"
 OUTPUT_FILE = re.compile(
     r"^((train|val)-\d{5}\.jsonl\.gz|progress\.json|stats\.json|licenses\.json|config\.json)(\.tmp-\d+)?$"
 )
+TEMPORARY = re.compile(r"\.tmp-\d+$")  # a write in flight, or one a killed build left behind
 PROGRESS_VERSION = 1
 
 
@@ -194,19 +195,21 @@ def _our_files(out_dir: str) -> list[str]:
 def open_output(
     out_dir: str, shard_size: int, identity: dict[str, Any], inputs: str, resume: bool, overwrite: bool
 ) -> ShardSet:
-    """Prepare the output dir: start fresh, or pick up the saved progress when resuming."""
+    """Prepare the output dir: start fresh, or pick up the saved progress when resuming.
+
+    A plain run refuses a dir that holds a corpus (finished or interrupted) with one line that says how to
+    continue it (``--resume``) or start over (``--overwrite``). Leftover temporaries of a killed run are
+    removed on the way.
+    """
     os.makedirs(out_dir, exist_ok=True)
     progress_path = os.path.join(out_dir, PROGRESS)
     ours = _our_files(out_dir)
     saved = None
     if resume and os.path.exists(progress_path):
-        with open(progress_path, encoding="utf-8") as f:
-            saved = json.load(f)
+        saved = _read_progress(progress_path, out_dir)
         _check_resumable(saved, identity, inputs, out_dir)
-    elif ours and not overwrite:
-        raise CorpusError(
-            f"{out_dir} already holds a corpus; pass --resume to continue it or --overwrite to replace it"
-        )
+    elif ours and not overwrite and not (resume and all(TEMPORARY.search(n) for n in ours)):
+        raise CorpusError(_occupied(out_dir, progress_path, resume))
     listed = {s["name"] for split in (saved or {}).get("splits", {}).values() for s in split["shards"]}
     for name in ours:  # stale shards, temporaries, old results
         if name not in listed and name != PROGRESS:
@@ -214,6 +217,31 @@ def open_output(
     shards = ShardSet(out_dir, shard_size, identity, inputs, saved)
     shards.save(complete=False)
     return shards
+
+
+def _occupied(out_dir: str, progress_path: str, resume: bool) -> str:
+    """Why a run may not write into ``out_dir``, and what to pass instead."""
+    if resume:
+        return f"cannot resume {out_dir}: it has no {PROGRESS}; pass --overwrite to start over"
+    try:
+        with open(progress_path, encoding="utf-8") as f:
+            complete = bool(json.load(f).get("complete"))
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    if complete:
+        return f"{out_dir} already holds a corpus; pass --overwrite to replace it (--resume only rewrites its stats)"
+    return f"{out_dir} holds an interrupted corpus build; pass --resume to continue it or --overwrite to start over"
+
+
+def _read_progress(path: str, out_dir: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as err:
+        raise CorpusError(f"cannot resume {out_dir}: {PROGRESS} is unreadable; pass --overwrite to start over") from err
+    if not isinstance(saved, dict):
+        raise CorpusError(f"cannot resume {out_dir}: {PROGRESS} is not a progress record; pass --overwrite")
+    return saved
 
 
 def _check_resumable(saved: dict[str, Any], identity: dict[str, Any], inputs: str, out_dir: str) -> None:
