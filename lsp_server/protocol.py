@@ -6,11 +6,13 @@ protocol maps the method names below to these message classes, so malformed para
 are answered with InvalidParams. Command arguments arrive as a plain JSON list; ``fill_holes_arguments``
 and ``rewrite_range_arguments`` convert them.
 
-Shapes on the wire (a field that holds its default may be left out: read an absent "done" as false)::
+Shapes on the wire (a field that holds its default may be left out; diffill/fill's "marks" and diffill/preview's
+"done" and "cancelled" have none and are always there)::
 
     diffill/fill         params {"textDocument": {"uri"}, "range"?: Range, "strength"?: number,
                                  "workDoneToken"?: string | integer}
-                         result {"uri", "version": integer | null, "edits": TextEdit[], "cancelled": bool}
+                         result {"uri", "version": integer | null, "edits": TextEdit[], "cancelled": bool,
+                                 "marks": Mark[]} (marks: see diffill/marks; in the document after the edits)
                          (no range: fill every hole; a range: rewrite it, strength in (0, 1], default 1;
                          errors: -32602 bad params, -32803 a fault the message explains)
     diffill/status       params none (or {})
@@ -30,14 +32,31 @@ Confidence, preview and learning the workspace::
                          applied the returned edits: the result carries the same "marks"), the parts of the new
                          text whose tokens the model was unsure of (confidence below the uncertainBelow
                          setting). Mark = {"range": Range (in the document after the edit), "confidence": number
-                         (the lowest token confidence inside)}. Clients highlight them until the text there
-                         is edited or the user clears them; an empty list clears a document's marks.
+                         (the lowest token confidence inside)}. "version" is the document's version after the
+                         edit when the server has seen it, else null (the document as the edit left it). Each
+                         notification replaces the marks a client holds for the document (an empty list clears
+                         them); clients highlight them until the text there is edited or the user clears them.
+                         None are sent when uncertainBelow is 0.
+    diffill.showMarks    command, arguments [key: string]: a code action resolved with an edit carries it, so
+                         that once the client applied the edit (and then runs the action's command, as LSP
+                         clients do) the server sends that edit's diffill/marks; result null
     diffill/preview      notification {"uri", "version", "id": string, "spans": PreviewSpan[], "done": bool,
-                         "cancelled": bool}: while a fill or rewrite denoises (every ~50 ms), the current text
-                         of each span; still-masked tokens show as PREVIEW_MASK. PreviewSpan = {"range": Range
-                         (the text being replaced, in the document the request read), "text": string}. The
-                         last notification of an id has done=true (its edit follows) or cancelled=true (nothing
-                         follows); clients draw the text over the range and remove it then.
+                         "cancelled": bool}: while a fill or rewrite denoises (after its first step, at most every
+                         ~50 ms, after its last step), the current text of each span; still-masked tokens show as
+                         PREVIEW_MASK. PreviewSpan = {"range": Range (the text being replaced, in the document
+                         the request read: "version"), "text": string}. A rewrite's spans are the line pieces
+                         of its selection. The engine may denoise far-apart spans in rounds: a notification
+                         holds the spans of the current round only (the others keep their text). The id is
+                         unique per generation; its last notification has done=true, "spans" then holding every
+                         span with its final text, right before the edit is applied or returned, or
+                         cancelled=true with no spans (nothing follows: $/cancelRequest, a progress cancel, a
+                         newer fill of the document; a generation stopped before its first step sends nothing).
+                         Clients draw the text over the range and remove it then. None are sent when the
+                         preview setting is false.
+    textDocument/publishDiagnostics  (standard LSP) when a fill or rewrite is asked for a document that does not
+                         parse (holes count as code; Python only): one Information diagnostic, source "diffill",
+                         "diffill: this file does not parse (line N); fills may be worse", over line N; an empty
+                         list once a later fill finds the file parsing, and when the document is closed.
     diffill.accepted     command sent back by an inline item when the user accepts it; arguments [Accepted].
                          Accepted = {"uri", "confidence": number (mean token confidence), "uncertain":
                          [[start, end], ...] (offsets in the item's insertText, in Unicode code points, of
@@ -73,6 +92,7 @@ MARKS = "diffill/marks"
 PREVIEW = "diffill/preview"
 CMD_ACCEPTED = "diffill.accepted"
 CMD_ADAPT_NOW = "diffill.adaptNow"
+CMD_SHOW_MARKS = "diffill.showMarks"
 PREVIEW_MASK = "\u2591"  # a still-masked token in a preview: LIGHT SHADE
 
 
@@ -102,7 +122,7 @@ class FillResult:
     version: int | None
     edits: list[types.TextEdit]
     cancelled: bool
-    marks: list[Mark] = attrs.field(factory=list)
+    marks: list[Mark]
 
 
 @attrs.define
@@ -116,6 +136,8 @@ class MarksParams:
 
 @attrs.define
 class PreviewSpan:
+    """A span being filled (its range in the document the request read) and its current text."""
+
     range: types.Range
     text: str
 
@@ -128,8 +150,8 @@ class PreviewParams:
     version: int | None
     id: str
     spans: list[PreviewSpan]
-    done: bool = False
-    cancelled: bool = False
+    done: bool  # no defaults: both always go on the wire
+    cancelled: bool
 
 
 @attrs.define
@@ -146,10 +168,10 @@ class Adaptation:
     """Where learning the workspace stands."""
 
     state: str  # idle | running | ready | failed
-    workspace: str | None = None
-    progress: float | None = None
-    model: str | None = None
-    message: str | None = None
+    workspace: str | None
+    progress: float | None
+    model: str | None
+    message: str | None
 
 
 @attrs.define
@@ -174,8 +196,8 @@ class Status:
     device: str | None
     error: str | None
     settings: dict[str, Any] | None
-    adaptation: Adaptation | None = None
-    serving: str = "base"  # base | adapted
+    adaptation: Adaptation | None
+    serving: str  # base | adapted
 
 
 # Message classes: ``method`` and ``jsonrpc`` have no defaults, since the converter leaves out fields

@@ -70,7 +70,8 @@ class WorkDone:
 
     def _report(self, step: int, steps: int) -> None:
         value = types.WorkDoneProgressReport(
-            message=f"step {step} of {steps}", percentage=min(100, round(100 * step / max(steps, 1))),
+            message=f"step {step} of {steps}",
+            percentage=min(100, round(100 * step / max(steps, 1))),
             cancellable=True,
         )
         self.server.work_done_progress.report(self.token, value)

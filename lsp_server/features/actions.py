@@ -3,11 +3,14 @@
 Listing them is cheap (no model call): each action carries ``data`` and its ``WorkspaceEdit`` is computed
 in ``codeAction/resolve`` when the user picks it. Clients that cannot resolve edits get the same actions
 with a command instead (``diffill.rewriteRange`` / ``diffill.fillHoles``), which applies the edit through
-``workspace/applyEdit``.
+``workspace/applyEdit``. A resolved action also carries the ``diffill.showMarks`` command, which the client runs
+once it applied the edit: the server then sends that edit's ``diffill/marks``. (It is not on the listed actions:
+lsprotocol's own client types read any listed action that has a command as a bare Command.)
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -15,8 +18,9 @@ from lsprotocol import types
 from diffill.errors import DiffillError
 from diffill.holes import find_holes
 from lsp_server.edits import LineIndex, workspace_edit
-from lsp_server.features.fill import compute_edits
-from lsp_server.protocol import CMD_FILL_HOLES, CMD_REWRITE_RANGE
+from lsp_server.features.fill import EditOutcome, compute_edits
+from lsp_server.marks import Pending, PendingMarks, send_marks
+from lsp_server.protocol import CMD_FILL_HOLES, CMD_REWRITE_RANGE, CMD_SHOW_MARKS
 
 if TYPE_CHECKING:
     from lsp_server.server import DiffillServer
@@ -27,6 +31,7 @@ FILL_KIND = types.CodeActionKind.QuickFix
 
 def register(server: DiffillServer) -> None:
     options = types.CodeActionOptions(code_action_kinds=[REWRITE_KIND, FILL_KIND], resolve_provider=True)
+    pending = PendingMarks()
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
     def code_actions(params: types.CodeActionParams) -> list[types.CodeAction] | None:
@@ -34,7 +39,13 @@ def register(server: DiffillServer) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:
-        return await resolve_action(server, action)
+        return await resolve_action(server, action, pending)
+
+    @server.command(CMD_SHOW_MARKS)
+    def show_marks(*arguments: Any) -> None:
+        waiting = pending.pop(arguments[0]) if len(arguments) == 1 else None
+        if waiting is not None:
+            send_marks(server, waiting.uri, waiting.edited, waiting.marks)
 
 
 def _resolves_edits(server: DiffillServer) -> bool:
@@ -72,7 +83,12 @@ def list_actions(server: DiffillServer, params: types.CodeActionParams) -> list[
 
 
 def _action(
-    server: DiffillServer, title: str, kind: str, uri: str, version: int | None, rng: types.Range | None,
+    server: DiffillServer,
+    title: str,
+    kind: str,
+    uri: str,
+    version: int | None,
+    rng: types.Range | None,
     strength: float,
 ) -> types.CodeAction:
     converter = server.protocol._converter
@@ -87,8 +103,9 @@ def _action(
     return types.CodeAction(title=title, kind=kind, data=data)
 
 
-async def resolve_action(server: DiffillServer, action: types.CodeAction) -> types.CodeAction:
-    """Compute the action's edit now (with progress); no edit when the document changed or nothing came."""
+async def resolve_action(server: DiffillServer, action: types.CodeAction, pending: PendingMarks) -> types.CodeAction:
+    """Compute the action's edit now (with progress and preview); no edit when the document changed or nothing
+    came. The edit's marks wait in ``pending`` for the action's ``diffill.showMarks`` command."""
     data = action.data if isinstance(action.data, dict) else {}
     uri = data.get("uri")
     doc = server.document(uri) if isinstance(uri, str) else None
@@ -107,4 +124,14 @@ async def resolve_action(server: DiffillServer, action: types.CodeAction) -> typ
         return action
     if out.edits:
         action.edit = workspace_edit(out.uri, out.version, out.edits, server.client_capabilities)
+        action.command = _marks_command(server, out, pending)
     return action
+
+
+def _marks_command(server: DiffillServer, out: EditOutcome, pending: PendingMarks) -> types.Command | None:
+    """The command that sends the edit's marks once the client applied it (none when marks are off)."""
+    if out.edited is None or server.settings.uncertain_below <= 0:
+        return None
+    key = uuid.uuid4().hex
+    pending.put(key, Pending(out.uri, out.edited, out.marks))
+    return types.Command(title="diffill: show uncertain marks", command=CMD_SHOW_MARKS, arguments=[key])

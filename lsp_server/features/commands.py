@@ -1,7 +1,8 @@
 """``workspace/executeCommand``: ``diffill.fillHoles`` and ``diffill.rewriteRange`` apply their edit.
 
-The edit is computed like the ``diffill/fill`` request's (with progress) and sent to the client with
-``workspace/applyEdit``. A command returns ``{"applied": bool, "cancelled": bool}``.
+The edit is computed like the ``diffill/fill`` request's (with progress and preview) and sent to the client
+with ``workspace/applyEdit``; once the client applied it, ``diffill/marks`` shows its uncertain tokens. A
+command returns ``{"applied": bool, "cancelled": bool}``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from lsprotocol import types
 from diffill.errors import DiffillError
 from lsp_server.edits import workspace_edit
 from lsp_server.features.fill import compute_edits
+from lsp_server.marks import send_marks
 from lsp_server.protocol import CMD_FILL_HOLES, CMD_REWRITE_RANGE, fill_holes_arguments, rewrite_range_arguments
 
 if TYPE_CHECKING:
@@ -46,4 +48,6 @@ async def apply(
         return {"applied": False, "cancelled": out.cancelled}
     edit = workspace_edit(out.uri, out.version, out.edits, server.client_capabilities)
     result = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    if result.applied and out.edited is not None and server.settings.uncertain_below > 0:
+        send_marks(server, out.uri, out.edited, out.marks)
     return {"applied": bool(result.applied), "cancelled": False}
