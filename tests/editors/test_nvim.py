@@ -111,7 +111,8 @@ def test_driver_exits_cleanly(tiny_report: dict[str, Any]) -> None:
 
 
 def test_options_are_validated(tiny_report: dict[str, Any]) -> None:
-    """setup() options: invalid ones are reported and keep their defaults; server settings are camelCase."""
+    """setup() options: invalid ones are reported and keep their defaults; server settings are camelCase
+    (min_confidence, uncertain_below, preview, adapt and context_tokens included)."""
     case(tiny_report, "config")
 
 
@@ -162,6 +163,26 @@ def test_inline_candidates_cycle(tiny_report: dict[str, Any]) -> None:
     assert case(tiny_report, "inline_cycle")["info"]["candidates"] > 1
 
 
+def test_accept_next_word_of_ghost_text(tiny_report: dict[str, Any]) -> None:
+    """<C-Right> inserts the ghost text's next word only; the rest stays shown, and the request Neovim makes
+    after the cursor moved is answered from the suggestion the server remembers (cached=True)."""
+    info = case(tiny_report, "accept_word")["info"]
+    assert info["rest"] == info["shown"][len(info["word"]) :] and info["cached"]
+
+
+def test_accept_next_line_of_ghost_text(tiny_report: dict[str, Any]) -> None:
+    """<M-Right> on a two-line suggestion inserts its first line and line break, shows the second, and
+    inserts that at the next press; with no ghost text the key does nothing of diffill's."""
+    assert case(tiny_report, "accept_line")["info"]["rest"] == "    print(result)"
+
+
+def test_uncertain_tokens_in_ghost_text(tiny_report: dict[str, Any]) -> None:
+    """The offsets of an item's diffill.accepted command ("uncertain") are drawn in DiffillGhostUncertain, on
+    the first line and on virtual lines; the server's own items carry the command."""
+    info = case(tiny_report, "ghost_uncertain")["info"]
+    assert info["server_command"] == "diffill.accepted"
+
+
 def test_tab_falls_back_without_ghost_text(tiny_report: dict[str, Any]) -> None:
     """With nothing suggested (a comment), <Tab> inserts a tab as usual."""
     case(tiny_report, "tab_fallback")
@@ -174,6 +195,44 @@ def test_cursor_rest_sends_prefetch_but_typing_does_not(tiny_report: dict[str, A
     assert "prefetch#- ok" in info["line"] and "warm=" in info["line"]
     assert info["after"] == info["before"] + 1
     assert sum("prefetch#- ok" in line for line in tiny_report["server_log"].splitlines()) >= 2
+
+
+def test_fill_marks_uncertain_parts(tiny_report: dict[str, Any]) -> None:
+    """:DiffillFill: the result's marks are highlighted DiffillUncertain on exactly their ranges; ]u / [u jump
+    between them; typing inside one removes it alone; :DiffillClearMarks removes the rest."""
+    info = case(tiny_report, "marks")["info"]
+    assert info["outcome"]["marks"] == len(info["reported"]) > 0
+    assert info["after_edit"] == len(info["reported"]) - 1
+
+
+def test_code_action_marks_uncertain_parts(tiny_report: dict[str, Any]) -> None:
+    """The "Fill N holes" code action: once its edit is applied the server's diffill/marks mark the buffer."""
+    assert case(tiny_report, "marks_code_action")["info"]["marks"] > 0
+
+
+def test_preview_drawn_during_fill(tiny_report: dict[str, Any]) -> None:
+    """diffill/preview while :DiffillFill runs: drawn over the holes (concealed, ░ for masked tokens), the last
+    one done, and nothing of it left once the fill is applied."""
+    events = case(tiny_report, "preview")["info"]["events"]
+    assert any(e["extmarks"] > 0 and not e["done"] for e in events) and events[-1]["done"]
+
+
+def test_escape_during_preview_cancels(tiny_report: dict[str, Any]) -> None:
+    """<Esc> while a long fill is previewed cancels it: the buffer is unchanged, the preview and the
+    temporary <Esc> mapping are gone."""
+    assert case(tiny_report, "preview_escape")["info"]["outcome"]["cancelled"]
+
+
+def test_statusline_names_serving_model(tiny_report: dict[str, Any]) -> None:
+    """The statusline and :DiffillStatus name the model that serves (base); an adapted model and a running
+    adaptation, as diffill/statusChanged says them, show as "adapted:<folder> ... learning 40%"."""
+    info = case(tiny_report, "status_serving")["info"]
+    assert info["serving"] == "base" and "adapted:repo" in info["adapted"] and "learning 40%" in info["adapted"]
+
+
+def test_adapt_command(tiny_report: dict[str, Any]) -> None:
+    """:DiffillAdapt DIR sends diffill.adaptNow [folderUri] and shows the server's answer."""
+    case(tiny_report, "adapt")
 
 
 def test_fill_code_action_resolves_in_neovim(tiny_report: dict[str, Any]) -> None:

@@ -1,11 +1,15 @@
---- :DiffillFill, :DiffillRewrite, :DiffillStatus, :DiffillCancel, :DiffillRestart and the functions
---- behind them.
+--- :DiffillFill, :DiffillRewrite, :DiffillStatus, :DiffillCancel, :DiffillClearMarks, :DiffillAdapt,
+--- :DiffillRestart and the functions behind them.
 ---
 --- Fills and rewrites use the `diffill/fill` request (edits returned, not applied) with a work-done token
 --- of our own, so the edits are applied here only if the buffer is still the version the server read, and
---- the job can be cancelled through its progress. Each one ends with `User DiffillDone` (data: the outcome).
+--- the job can be cancelled through its progress. The result's uncertain marks are placed once the edits
+--- are in, and the live preview (diffill.preview) goes. Each one ends with `User DiffillDone` (data: the
+--- outcome).
 
 local lsp = require("diffill.lsp")
+local marks = require("diffill.marks")
+local preview = require("diffill.preview")
 local status = require("diffill.status")
 
 local M = {}
@@ -43,6 +47,7 @@ end
 
 local function finish(bufnr, outcome, on_done)
   M.active[bufnr] = nil
+  preview.clear(bufnr) -- applied, cancelled or failed: the preview has said what it had to
   if on_done then
     on_done(outcome)
   end
@@ -74,7 +79,9 @@ local function on_result(client, bufnr, kind, err, result)
   else
     vim.lsp.util.apply_text_edits(edits, bufnr, client.offset_encoding)
     outcome.applied = true
-    notify(kind == "fill" and ("filled " .. plural(#edits, "hole")) or "rewrote the selection")
+    outcome.marks = marks.set(bufnr, result.marks, client.offset_encoding)
+    local unsure = outcome.marks > 0 and (", %s to check"):format(plural(outcome.marks, "uncertain part")) or ""
+    notify((kind == "fill" and ("filled " .. plural(#edits, "hole")) or "rewrote the selection") .. unsure)
   end
   return outcome
 end
@@ -188,6 +195,34 @@ function M.rewrite_command(cmd)
   M.fill({ bufnr = bufnr, range = range, strength = strength })
 end
 
+--- "base model (default)" or "adapted to /workspace (/path/to/adapted/model)".
+local function serving_line(e)
+  local a = e.adaptation or {}
+  if e.serving == "adapted" then
+    return ("adapted to %s (%s)"):format(a.workspace or "the workspace", e.model or a.model or "?")
+  end
+  return ("base model (%s)"):format(status.short_model(e.model))
+end
+
+--- "running 40% (epoch 1 of 3)", "ready", "failed: ...", or nil when nothing was asked.
+local function adaptation_line(a)
+  if not a then
+    return nil
+  end
+  local parts = { a.state }
+  if a.state == "running" and a.progress then
+    table.insert(parts, ("%d%%"):format(math.floor(a.progress * 100 + 0.5)))
+  end
+  if a.workspace then
+    table.insert(parts, a.workspace)
+  end
+  local text = table.concat(parts, " ")
+  if a.message then
+    text = text .. (a.state == "failed" and ": " or " (") .. a.message .. (a.state == "failed" and "" or ")")
+  end
+  return text
+end
+
 --- :DiffillStatus
 function M.show_status()
   local clients = lsp.clients()
@@ -206,9 +241,14 @@ function M.show_status()
         "state: " .. tostring(e.state),
         "model: " .. tostring(e.model or "bundled default"),
         "device: " .. tostring(e.device or "?"),
+        "serving: " .. serving_line(e),
       }
       if e.error then
         table.insert(lines, "error: " .. e.error)
+      end
+      local adaptation = adaptation_line(e.adaptation)
+      if adaptation then
+        table.insert(lines, "adaptation: " .. adaptation)
       end
       for _, p in pairs(e.progress or {}) do
         table.insert(lines, ("working: %s %s"):format(p.title or "", p.message or ""))
@@ -218,6 +258,25 @@ function M.show_status()
   end
 end
 
+--- Cancel the fills and rewrites the server runs for a code action or a command (their progress tokens
+--- are the server's). Returns whether there was one.
+local function cancel_server_jobs(bufnr)
+  local client = lsp.get_client(bufnr)
+  local st = client and status.get(client.id)
+  local found = false
+  for token, p in pairs(st and st.progress or {}) do
+    local title = p.title or ""
+    if not M.own_tokens[token] and (title:find("filling", 1, true) or title:find("rewriting", 1, true)) then
+      lsp.notify(client, "window/workDoneProgress/cancel", { token = token })
+      found = true
+    end
+  end
+  if found then
+    preview.clear(bufnr)
+  end
+  return found
+end
+
 --- :DiffillCancel — stop the fill or rewrite running for the buffer. Once its progress has begun, the
 --- server is asked to stop it through the progress token (it answers with `cancelled`); before that, the
 --- request itself is cancelled (Neovim then drops the answer) and the outcome is reported here.
@@ -225,6 +284,9 @@ function M.cancel(bufnr)
   bufnr = resolve_buf(bufnr)
   local job = M.active[bufnr]
   if not job then
+    if cancel_server_jobs(bufnr) then
+      return
+    end
     return notify("nothing to cancel")
   end
   local st = status.get(job.client.id)
@@ -241,6 +303,53 @@ function M.cancel(bufnr)
   M.own_tokens[job.token] = nil
   notify(job.kind .. " cancelled")
   finish(bufnr, { bufnr = bufnr, kind = job.kind, applied = false, edits = 0, cancelled = true }, job.on_done)
+end
+
+--- :DiffillAdapt [folder] — learn a workspace folder now (diffill.adaptNow). Without a folder the server
+--- learns its workspace (with several folders: the one holding the buffer).
+function M.adapt(cmd)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_or_complain(bufnr) or lsp.clients()[1]
+  if not client then
+    return
+  end
+  if not lsp.has_command(client, lsp.CMD_ADAPT_NOW) then
+    return notify(("this diffill server has no %s command (it needs a newer diffill)"):format(lsp.CMD_ADAPT_NOW),
+      vim.log.levels.ERROR)
+  end
+  local arguments = {}
+  local folder = vim.trim(cmd and cmd.args or "")
+  if folder ~= "" then
+    local path = vim.fs.normalize(vim.fn.fnamemodify(vim.fn.expand(folder), ":p"))
+    if vim.fn.isdirectory(path) ~= 1 then
+      return notify(("%s is not a directory"):format(folder), vim.log.levels.ERROR)
+    end
+    arguments = { vim.uri_from_fname((path:gsub("/$", ""))) }
+  elseif #(client.workspace_folders or {}) > 1 then
+    local file = vim.api.nvim_buf_get_name(bufnr)
+    for _, wf in ipairs(client.workspace_folders) do
+      local root = vim.uri_to_fname(wf.uri)
+      if vim.fs.relpath and vim.fs.relpath(root, file) or vim.startswith(file, root .. "/") then
+        arguments = { wf.uri }
+        break
+      end
+    end
+  end
+  local params = { command = lsp.CMD_ADAPT_NOW, arguments = arguments }
+  local where = arguments[1] and vim.uri_to_fname(arguments[1]) or "the workspace"
+  lsp.request(client, "workspace/executeCommand", params, function(err, result)
+    if err then
+      return notify("learning the workspace failed: " .. (err.message or tostring(err)), vim.log.levels.ERROR)
+    end
+    lsp.refresh_status(client)
+    result = type(result) == "table" and result or {}
+    local message = type(result.message) == "string" and result.message or nil
+    if result.started == false then
+      notify(message or ("the server did not start learning " .. where), vim.log.levels.WARN)
+    else
+      notify((message or ("learning " .. where)) .. " (progress: the statusline, :DiffillStatus)")
+    end
+  end, bufnr)
 end
 
 local function complete_strength()
@@ -263,6 +372,14 @@ function M.create()
   cmd("DiffillCancel", function()
     M.cancel()
   end, { desc = "diffill: stop the running fill or rewrite" })
+  cmd("DiffillClearMarks", function()
+    marks.clear(0)
+  end, { desc = "diffill: remove the uncertain marks of the buffer" })
+  cmd("DiffillAdapt", M.adapt, {
+    desc = "diffill: learn the workspace now ([folder]: a workspace folder)",
+    nargs = "?",
+    complete = "dir",
+  })
   cmd("DiffillRestart", function()
     lsp.restart(require("diffill.config").current)
   end, { desc = "diffill: restart the language server" })

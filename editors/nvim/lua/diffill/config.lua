@@ -58,6 +58,11 @@ M.server_options = {
   complete_in_strings = { "completeInStrings", is_bool },
   multiline_on_empty_line = { "multilineOnEmptyLine", is_bool },
   prefetch = { "prefetch", is_bool }, -- tell the server where the cursor rests (false: the plugin sends nothing)
+  min_confidence = { "minConfidence", num(0, 1) }, -- automatic ghost text only when the fill is this sure
+  uncertain_below = { "uncertainBelow", num(0, 1) }, -- mark tokens of fills/rewrites below this; 0: no marks
+  preview = { "preview", is_bool }, -- draw fills and rewrites while they denoise (diffill/preview)
+  adapt = { "adapt", one_of({ "off", "manual", "background" }) }, -- learning the workspace (:DiffillAdapt)
+  context_tokens = { "contextTokens", int(0, 384) }, -- tokens of the workspace's own code put before a fill
 }
 
 --- Defaults of the editor-side options (documented in :help diffill-options).
@@ -70,8 +75,13 @@ M.defaults = {
   settings = {}, -- extra server settings, camelCase wire names; they win over the options above
   keymaps = {
     accept = "<Tab>", -- insert mode: accept the ghost text, else a normal <Tab>
+    accept_word = "<C-Right>", -- insert mode: accept the ghost text's next word, else the key's own action
+    accept_line = "<M-Right>", -- insert mode: accept the ghost text's next line, else the key's own action
     next = "<M-]>", -- insert mode: next candidate (asks the server for several when one is shown)
     prev = "<M-[>", -- insert mode: previous candidate
+    next_uncertain = "]u", -- normal/visual mode: next uncertain part of a fill or rewrite
+    prev_uncertain = "[u", -- normal/visual mode: previous uncertain part
+    cancel = "<Esc>", -- normal mode, while a fill or rewrite is previewed: cancel it
   },
 }
 
@@ -111,7 +121,8 @@ local checks = {
       end
       return true
     end,
-    "a table with accept/next/prev, each a key (string) or false",
+    "a table with accept/accept_word/accept_line/next/prev/next_uncertain/prev_uncertain/cancel, each a key"
+      .. " (string) or false",
   },
 }
 

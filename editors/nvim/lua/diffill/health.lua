@@ -35,7 +35,8 @@ local function check_command(config)
   local cmd = config.cmd
   if vim.fn.executable(cmd[1]) ~= 1 then
     health.error(("server command %q is not executable"):format(cmd[1]), {
-      "Install diffill (pip install diffill) in an environment on $PATH,",
+      "Install diffill from a clone of its repository into a virtual environment"
+        .. " (pip install /path/to/diffill) and put the environment's bin/ on $PATH",
       'or set cmd = { "/path/to/venv/bin/diffill", "serve" } in require("diffill").setup()',
     })
     return

@@ -17,6 +17,7 @@ local function on_attach(ev)
   local config = require("diffill.config").current
   require("diffill.inline").attach(ev.buf, config)
   require("diffill.prefetch").attach(ev.buf, client, config)
+  require("diffill.marks").attach(ev.buf, config.keymaps)
 end
 
 --- $/progress of a diffill client: the statusline always, vim.notify when a job starts (and when one we
@@ -60,6 +61,7 @@ function M.setup(opts)
   config.current = resolved
   M._did_setup = true
   create_autocmds()
+  require("diffill.highlights").setup()
   require("diffill.commands").create()
   local lsp = require("diffill.lsp")
   lsp.enable(resolved)
@@ -69,8 +71,10 @@ function M.setup(opts)
   return resolved
 end
 
---- Statusline component: "diffill <model> <device> idle|busy", "diffill 40% filling 3 holes",
---- "diffill loading ...", "diffill failed", or "" when no diffill server serves the buffer.
+--- Statusline component: "diffill <model> <device> idle|busy" ("adapted:<folder>" for the model when the
+--- one adapted to a workspace folder answers; " learning 40%" after it while adaptation runs),
+--- "diffill 40% filling 3 holes", "diffill loading ...", "diffill failed", or "" when no diffill server
+--- serves the buffer.
 ---@param bufnr? integer
 ---@return string
 function M.statusline(bufnr)
@@ -93,10 +97,35 @@ function M.rewrite(opts)
   return require("diffill.commands").fill(opts)
 end
 
---- The client's last known status: { state, model, device, error, progress }.
+--- The client's last known status: { state, model, device, error, settings, serving, adaptation, progress }.
 function M.status(bufnr)
   local client = require("diffill.lsp").get_client(bufnr or 0)
   return client and require("diffill.status").get(client.id) or nil
+end
+
+--- Accept the next word / line of the ghost text (as the accept_word / accept_line keys).
+function M.accept_word()
+  return require("diffill.inline").accept_word()
+end
+
+function M.accept_line()
+  return require("diffill.inline").accept_line()
+end
+
+--- The uncertain marks of a buffer: { row, col, end_row, end_col } (0-based, byte columns).
+function M.marks(bufnr)
+  return require("diffill.marks").list(bufnr or 0)
+end
+
+--- Remove the uncertain marks of a buffer (as :DiffillClearMarks).
+function M.clear_marks(bufnr)
+  return require("diffill.marks").clear(bufnr or 0)
+end
+
+--- Learn the workspace now (as :DiffillAdapt [folder]).
+---@param folder? string a workspace folder (default: the server's)
+function M.adapt(folder)
+  return require("diffill.commands").adapt({ args = folder or "" })
 end
 
 return M

@@ -14,6 +14,10 @@ M.FILL = "diffill/fill"
 M.STATUS = "diffill/status"
 M.STATUS_CHANGED = "diffill/statusChanged"
 M.PREFETCH = "diffill/prefetch"
+M.MARKS = "diffill/marks"
+M.PREVIEW = "diffill/preview"
+M.CMD_ADAPT_NOW = "diffill.adaptNow"
+M.CMD_ACCEPTED = "diffill.accepted"
 
 local has_011 = vim.fn.has("nvim-0.11") == 1
 local group = vim.api.nvim_create_augroup("diffill.lsp", { clear = true })
@@ -52,7 +56,32 @@ local function handlers()
     [M.STATUS_CHANGED] = function(_, params, ctx)
       status.update(ctx.client_id, params)
     end,
+    [M.MARKS] = function(_, params, ctx)
+      local client = vim.lsp.get_client_by_id(ctx.client_id)
+      require("diffill.marks").on_notification(params, client and client.offset_encoding or "utf-16")
+    end,
+    [M.PREVIEW] = function(_, params, ctx)
+      require("diffill.preview").on_notification(params, ctx.client_id)
+    end,
   }
+end
+
+--- Whether the server lists `command` in its executeCommandProvider.
+---@param client vim.lsp.Client
+---@param command string
+function M.has_command(client, command)
+  local provider = (client.server_capabilities or {}).executeCommandProvider
+  return type(provider) == "table" and vim.tbl_contains(provider.commands or {}, command)
+end
+
+--- Ask the server for its status (diffill/status) and keep what it says.
+---@param client vim.lsp.Client
+function M.refresh_status(client)
+  M.request(client, M.STATUS, vim.empty_dict(), function(err, result, ctx)
+    if not err then
+      status.update(ctx.client_id, result)
+    end
+  end)
 end
 
 --- The client configuration for `config` (a resolved diffill config).
@@ -69,11 +98,7 @@ function M.client_config(config)
     settings = { diffill = settings },
     handlers = handlers(),
     on_init = function(client)
-      M.request(client, M.STATUS, vim.empty_dict(), function(err, result, ctx)
-        if not err then
-          status.update(ctx.client_id, result)
-        end
-      end)
+      M.refresh_status(client)
     end,
     on_exit = function(_, _, client_id)
       status.forget(client_id)

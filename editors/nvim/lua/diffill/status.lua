@@ -11,7 +11,16 @@ local M = {}
 ---@field device string?
 ---@field error string?
 ---@field settings table?
+---@field serving string "base" | "adapted": which model answers now
+---@field adaptation diffill.Adaptation? where learning the workspace stands (nil: never asked)
 ---@field progress table<string|integer, {title: string?, message: string?, percentage: integer?}>
+
+---@class diffill.Adaptation
+---@field state string idle|running|ready|failed
+---@field workspace string? the folder it learns
+---@field progress number? 0..1
+---@field model string? the adapted model directory
+---@field message string?
 
 ---@type table<integer, diffill.ClientStatus>
 M.clients = {}
@@ -62,8 +71,25 @@ function M.update(client_id, status)
   if type(status.settings) == "table" then
     e.settings = status.settings
   end
+  e.serving = status.serving == "adapted" and "adapted" or "base" -- absent: base
+  e.adaptation = type(status.adaptation) == "table" and M.adaptation(status.adaptation) or nil
   changed(client_id)
   flush_waiting(client_id)
+end
+
+--- The wire Adaptation with its nulls as nil.
+---@return diffill.Adaptation
+function M.adaptation(a)
+  local function v(x)
+    return x ~= vim.NIL and x or nil
+  end
+  return {
+    state = v(a.state) or "idle",
+    workspace = v(a.workspace),
+    progress = type(a.progress) == "number" and a.progress or nil,
+    model = v(a.model),
+    message = v(a.message),
+  }
 end
 
 --- An LspProgress event of a diffill client.
@@ -125,14 +151,54 @@ local function short_model(model)
   return name ~= "" and name or model
 end
 
---- "diffill default cpu idle", "diffill loading", "diffill 40% filling 3 holes", ...
+M.short_model = short_model
+
+--- The progress to show: a fill's or rewrite's before any other (learning the workspace runs long).
+local function shown_progress(progress)
+  local other
+  for _, p in pairs(progress) do
+    local title = p.title or ""
+    if title:find("filling", 1, true) or title:find("rewriting", 1, true) then
+      return p
+    end
+    other = other or p
+  end
+  return other
+end
+
+--- " learning 40%", " learned", " learning failed", or "" (nothing asked yet, or idle).
+---@param a diffill.Adaptation?
+function M.format_adaptation(a)
+  if not a then
+    return ""
+  elseif a.state == "running" then
+    return " learning" .. (a.progress and (" %d%%"):format(math.floor(a.progress * 100 + 0.5)) or "")
+  elseif a.state == "failed" then
+    return " learning failed"
+  end
+  return ""
+end
+
+--- The model that answers: "<model>" (the base model, e.g. "default"), or "adapted:<workspace>" (the
+--- model adapted to a workspace folder; its directory is a cache entry, so the folder names it).
+---@param e diffill.ClientStatus
+function M.serving_name(e)
+  if e.serving ~= "adapted" then
+    return short_model(e.model)
+  end
+  local workspace = e.adaptation and e.adaptation.workspace
+  return "adapted:" .. (workspace and short_model(workspace) or short_model(e.model))
+end
+
+--- "diffill default cpu idle", "diffill adapted:myrepo cpu idle", "diffill loading",
+--- "diffill 40% filling 3 holes", "diffill default cpu idle learning 40%", ...
 ---@param e diffill.ClientStatus?
 ---@return string
 function M.format(e)
   if not e then
     return ""
   end
-  local _, p = next(e.progress)
+  local p = shown_progress(e.progress)
   if p then
     local pct = p.percentage and (" %d%%"):format(p.percentage) or ""
     local title = (p.title or "working"):gsub("^diffill: ", "")
@@ -144,7 +210,7 @@ function M.format(e)
     return "diffill failed"
   end
   local what = e.state == "busy" and "busy" or "idle"
-  return ("diffill %s %s %s"):format(short_model(e.model), e.device or "?", what)
+  return ("diffill %s %s %s%s"):format(M.serving_name(e), e.device or "?", what, M.format_adaptation(e.adaptation))
 end
 
 return M
