@@ -92,13 +92,19 @@ class FillRequest:
 @dataclass
 class FillResult:
     """The filled text and, per input span (in the caller's order), its new text, its mean token confidence
-    and where each of its tokens landed in that text (``diffill.confidence``)."""
+    and where each of its tokens landed in that text (``diffill.confidence``); and, per span whose length was
+    estimated, the first step's end-of-middle probability at each of its positions (the length estimate's
+    distribution: how sharply it ends, for a confidence gate; empty for other spans)."""
 
     text: str
     completions: list[str]
     confidence: list[float]
     stopped: bool = False
     token_spans: list[list[TokenSpan]] = field(default_factory=list)
+    # where each completion's replacement starts in the caller's text: the span's start, or the start of its
+    # line when an empty fill of a hole alone on its line takes the line's indentation with it
+    starts: list[int] = field(default_factory=list)
+    end_probabilities: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -109,6 +115,8 @@ class _State:
     completions: dict[int, str] = field(default_factory=dict)
     confidence: dict[int, float] = field(default_factory=dict)
     token_spans: dict[int, list[TokenSpan]] = field(default_factory=dict)
+    widened: dict[int, int] = field(default_factory=dict)  # indentation removed before an empty line fill
+    end_probabilities: dict[int, list[float]] = field(default_factory=dict)
 
 
 class Infiller:
@@ -188,6 +196,8 @@ class Infiller:
                 confidence=[s.confidence.get(i, 0.0) for i in range(len(r.spans))],
                 stopped=stopped,
                 token_spans=[s.token_spans.get(i, []) for i in range(len(r.spans))],
+                starts=[sp.start - s.widened.get(i, 0) for i, sp in enumerate(r.spans)],
+                end_probabilities=[s.end_probabilities.get(i, []) for i in range(len(r.spans))],
             )
             for s, r in zip(states, requests)
         ]
@@ -235,7 +245,8 @@ class Infiller:
             attention[b, : len(lay.ids)] = 1
             for k, (lo, hi) in enumerate(lay.slices):
                 groups[b, lo:hi] = k
-        spans = Spans(groups.to(self.lm.device), self.lm.eom_id, self._ends(layouts, options))
+        seen_ends: dict[tuple[int, int], list[float]] = {}  # (row, span start) -> the estimate's probabilities
+        spans = Spans(groups.to(self.lm.device), self.lm.eom_id, self._ends(layouts, options, seen_ends))
         hooks = Hooks(should_stop, on_step, self._first_lines_done(states, layouts, options))
         logits_fn, device = options.cache.logits_fn(self.lm, self.reuse), self.lm.device
         x, attention = x.to(device), attention.to(device)
@@ -244,12 +255,16 @@ class Infiller:
             return True
         ids, conf = result.ids.cpu(), result.confidence.cpu()
         filled: dict[int, list[list[tuple[int, float]]]] = {}  # per state, the kept tokens of its next spans
+        ends: dict[int, list[list[float]]] = {}  # per state, the length estimate of its next spans
         for b, (s, lay) in enumerate(zip(states, layouts)):
             filled.setdefault(id(s), []).extend(
                 [(int(t), float(c)) for t, c in zip(ids[b, lo:hi], conf[b, lo:hi]) if int(t) not in self._drop]
                 for lo, hi in lay.slices
             )
+            ends.setdefault(id(s), []).extend(seen_ends.get((b, lo), []) for lo, _ in lay.slices)
         for s in {id(s): s for s in states}.values():
+            for (index, _), probabilities in zip(s.pending, ends[id(s)]):  # the next pending spans, in order
+                s.end_probabilities[index] = probabilities
             self._write_back(s, filled[id(s)], options)
         return False
 
@@ -268,9 +283,12 @@ class Infiller:
             taken += len(window.spans)
         return windows
 
-    def _ends(self, layouts: list[Layout], options: FillOptions) -> EndsFn | None:
+    def _ends(
+        self, layouts: list[Layout], options: FillOptions, seen: dict[tuple[int, int], list[float]] | None = None
+    ) -> EndsFn | None:
         """The length estimate for fully masked spans: each middle ends at the first position, after its
-        first, whose end-of-middle probability reaches ``end_probability``.
+        first, whose end-of-middle probability reaches ``end_probability``. ``seen`` gets each span's
+        probabilities, keyed by (row, start).
         """
         level, mask_id = options.end_probability, self.lm.mask_id
         spans = [
@@ -283,6 +301,9 @@ class Infiller:
             return None
 
         def ends(p_late: torch.Tensor) -> torch.Tensor:
+            if seen is not None:
+                p = p_late.float().cpu()
+                seen.update({(b, lo): p[b, lo:hi].tolist() for b, lo, hi in spans})
             return end_positions(p_late, spans, level)
 
         return ends
@@ -335,8 +356,12 @@ class Infiller:
             state.confidence[index] = sum(c for _, c in kept) / len(kept) if kept else 0.0
             ids, conf = [t for t, _ in kept], [c for _, c in kept]
             state.token_spans[index] = token_spans(piece_offsets(ids, self.lm.tokenizer.decode), conf, raw, text)
-            pieces += [state.text[cursor : span.start], text]
+            start = span.start
+            if not text and line_hole:  # nothing to write: leave an empty line, not its indentation alone
+                start = state.text.rfind("\n", 0, span.start) + 1
+                state.widened[index] = span.start - start
+            pieces += [state.text[cursor:start], text]
             cursor = span.end
-            delta += len(text) - (span.end - span.start)
+            delta += len(text) - (span.end - start)
         state.text = "".join(pieces) + state.text[cursor:]
         state.pending = [(i, sp.shifted(delta)) for i, sp in state.pending]

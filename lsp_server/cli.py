@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from diffill.model_dir import check_model_dir, default_model_dir
 
 if TYPE_CHECKING:
     from diffill.infill import Infiller
+    from diffill.retrieval.workspace import Workspace
 
 log = logging.getLogger("diffill")
 
@@ -40,26 +42,52 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--in-place", action="store_true", help="write the result back to PATH")
     fill.add_argument("--marker", default=DEFAULT_MARKER, help="hole placeholder (default: %(default)s)")
     fill.add_argument("--region", help="rewrite LINE:COL-LINE:COL (1-based, end exclusive) instead of holes")
-    fill.add_argument("--strength", type=float, default=1.0,
-                      help="region rewrite: 1 regenerates it, below 1 re-masks that share of its tokens")
+    fill.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="region rewrite: 1 regenerates it, below 1 re-masks that share of its tokens",
+    )
     fill.add_argument("--tasks", type=Path, help="HumanEval-infilling style .jsonl[.gz] to fill")
     fill.add_argument("--out", type=Path, help="with --tasks: samples .jsonl to write")
     fill.add_argument("--limit", type=int, default=None, help="with --tasks: only the first N tasks")
     fill.add_argument("--batch-size", type=int, default=8, help="with --tasks: tasks per denoising batch")
+    fill.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="a folder whose code (git-ignored and vendored files aside) is searched for the code "
+        "most like each hole's surroundings, which goes into the window (see --context-tokens)",
+    )
     add_model_arguments(fill)
     add_denoise_arguments(fill)
     fill.set_defaults(func=run_fill)
+    sub.add_parser(
+        "adapt", help="learn a folder's code: fine-tune the model on it (diffill adapt --help)", add_help=False
+    )
     serve = sub.add_parser("serve", help="run the language server (LSP over stdio, or TCP with --tcp)")
     serve.add_argument("--tcp", metavar="HOST:PORT", default=None, help="listen on TCP instead of stdio")
-    serve.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default; for clients "
-                       "such as vscode-languageclient that pass it)")
+    serve.add_argument(
+        "--stdio",
+        action="store_true",
+        help="talk over stdin/stdout (the default; for clients such as vscode-languageclient that pass it)",
+    )
     serve.add_argument("--log-file", type=Path, default=None, help="write logs here instead of stderr")
-    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
-                       help="log level (info: one line per request with its timings)")
-    serve.add_argument("--threads", type=int, default=0,
-                       help="torch CPU threads (default 0: torch's default, one per physical core)")
-    serve.add_argument("--compile", choices=COMPILE_MODES, default="off",
-                       help="torch.compile the encoder at start (GPU; reduce-overhead records CUDA graphs)")
+    serve.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="log level (info: one line per request with its timings)",
+    )
+    serve.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (default 0: torch's default, one per physical core)"
+    )
+    serve.add_argument(
+        "--compile",
+        choices=COMPILE_MODES,
+        default="off",
+        help="torch.compile the encoder at start (GPU; reduce-overhead records CUDA graphs)",
+    )
     add_model_arguments(serve)
     serve.set_defaults(func=run_serve)
     return parser
@@ -83,16 +111,24 @@ def run_fill(args: argparse.Namespace) -> int:
     elif not (spans := find_holes(text, args.marker)):
         raise HoleError(f"{args.path}: no {args.marker!r} hole to fill (use --region to rewrite a range)")
     check_model_dir(args.model or default_model_dir())
-    from diffill.syntax import check_for
+    from diffill.syntax import check_for, parse_problem
 
+    if problem := parse_problem(text, args.path, [] if args.region else spans):
+        print(f"diffill: warning: {args.path} does not parse ({problem}); filling it anyway", file=sys.stderr)
     options = fill_options(args)
     if str(args.path) != "-" and options.syntax_check is not None:
         options = replace(options, syntax_check=check_for(path=args.path))
+    own = args.path.resolve() if str(args.path) != "-" else None
+    workspace = _workspace(args, exclude=own)
     infiller = _infiller(args)
     if args.region:
         spans = infiller.rewrite_spans(text, region.start, region.end, region.strength)
     started = time.perf_counter()
-    result = infiller.fill(text, spans, options, seed=args.seed)
+    context = ""
+    if workspace is not None:
+        first = min(sp.start for sp in spans)
+        context = workspace.context(text, first, infiller.lm.max_length, infiller.count_tokens, own)
+    result = infiller.fill(text, spans, options, seed=args.seed, context=context)
     log.info("filled %d span(s) in %.0f ms", len(spans), 1000 * (time.perf_counter() - started))
     if args.in_place:
         write_atomic(args.path, result.text)
@@ -153,20 +189,51 @@ def fill_tasks(args: argparse.Namespace) -> int:
         raise DiffillError("--tasks needs --out SAMPLES.jsonl")
     tasks = load_fill_tasks(args.tasks, args.limit)
     check_model_dir(args.model or default_model_dir())
+    workspace = _workspace(args)
     from diffill.batch import fill_pairs
 
     options = fill_options(args)
+    infiller = _infiller(args)
     pairs = [(t.prompt, t.suffix) for t in tasks]
-    completions = fill_pairs(_infiller(args), pairs, options, seed=args.seed, batch_size=args.batch_size)
+    contexts = None
+    if workspace is not None:
+        window = infiller.lm.max_length
+        contexts = [workspace.context(p, len(p), window, infiller.count_tokens) for p, _ in pairs]
+    completions = fill_pairs(infiller, pairs, options, seed=args.seed, batch_size=args.batch_size, contexts=contexts)
     write_atomic(args.out, samples_jsonl([t.task_id for t in tasks], completions))
     return 0
 
 
+def _workspace(args: argparse.Namespace, exclude: Path | None = None) -> Workspace | None:
+    """The index of ``--workspace`` (None without it)."""
+    if args.workspace is None:
+        return None
+    if not args.workspace.is_dir():
+        raise DiffillError(f"--workspace {args.workspace}: not a directory")
+    from diffill.retrieval.workspace import Workspace
+
+    return Workspace.load(args.workspace, exclude=[exclude] if exclude is not None else (), progress=args.verbose)
+
+
+def run_adapt(argv: list[str]) -> int:
+    """``diffill adapt``: the training package's adapter, run as its own process (this package, the server's,
+    never imports ``training``); its exit status is the command's."""
+    code = "import sys; from training.adapt.cli import main; sys.exit(main(prog='diffill adapt'))"
+    try:
+        return subprocess.call([sys.executable, "-c", code, *argv])
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["adapt"]:
+        return run_adapt(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

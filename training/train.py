@@ -22,7 +22,7 @@ import torch.distributed as dist
 from transformers import AutoTokenizer
 
 from diffill import tokens
-from diffill.model import describe_device
+from diffill.model import cpu_has_bf16, describe_device
 from diffill.progress import progress_bar
 from diffill.time_conditioning import CONFIG_FLAG, TimeEmbedding, hidden_size, load_time_embedding
 from training.checkpoint import TrainerState, find_checkpoint, load_state, restore_optimizer, save_checkpoint
@@ -65,7 +65,7 @@ class TrainConfig:
     warmup: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    bf16: bool = True
+    bf16: bool | None = None  # bf16 autocast; None: on CUDA, and on CPUs that run bf16 natively
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
@@ -112,6 +112,7 @@ class Trainer:
         self.cfg = cfg
         self.rank, self.world = _distributed()
         self.device = _device(self.rank)
+        self.bf16 = cfg.bf16 if cfg.bf16 is not None else self.device.type == "cuda" or cpu_has_bf16()
         self.tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer)
         self.special = special_ids(self.tokenizer)
         self.schedule = get_schedule(cfg.schedule)
@@ -183,7 +184,7 @@ class Trainer:
         weights = self.schedule.elbo_weight(batch["t"]) if cfg.loss_weighting == "elbo" else None
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(cfg, self.state.step, self.progress())
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             loss, n = masked_loss(self.net, batch, weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

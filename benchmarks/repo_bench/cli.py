@@ -44,7 +44,55 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     score.add_argument("--per-task", type=Path, default=None, help="write each task's score as jsonl here")
     score.set_defaults(func=run_score)
+    matrix = sub.add_parser("matrix", help="base, base + context, adapted, adapted + context, side by side")
+    matrix.add_argument("--bench", type=Path, default=DEFAULT_OUT, help="the built benchmark (default: %(default)s)")
+    matrix.add_argument(
+        "--variants",
+        nargs="+",
+        default=["base", "base+context", "adapted", "adapted+context"],
+        help="base, base+context, adapted, adapted+context; add :--flag=value,... for fill flags",
+    )
+    matrix.add_argument("--adapted", default=None, help="adapted model directory template, e.g. runs/{project}")
+    matrix.add_argument("--context-tokens", type=int, default=128, help="context budget of +context variants")
+    matrix.add_argument("--projects", nargs="+", default=None, help="only these projects (default: all)")
+    matrix.add_argument("--work", type=Path, default=None, help="where samples are kept (default: BENCH/matrix)")
+    matrix.add_argument("--batch-size", type=int, default=8, help="tasks per denoising batch")
+    matrix.add_argument("--out", type=Path, required=True, help="the matrix as JSON (a .md beside it)")
+    matrix.set_defaults(func=run_matrix_command)
+    sweep = sub.add_parser("sweep", help="adaptation settings on one project: adapt, fill, score, plot")
+    sweep.add_argument("project", help="a project of the benchmark")
+    sweep.add_argument("settings", nargs="+", help="NAME:--flag=value,... (diffill adapt flags)")
+    sweep.add_argument("--bench", type=Path, default=DEFAULT_OUT, help="the built benchmark (default: %(default)s)")
+    sweep.add_argument("--work", type=Path, default=None, help="models and samples (default: BENCH/sweep-PROJECT)")
+    sweep.add_argument("--threads", type=int, default=2, help="torch threads of the adaptation")
+    sweep.add_argument("--fill-flags", default="", help="diffill fill flags for every setting, comma-separated")
+    sweep.add_argument("--out", type=Path, required=True, help="results JSON (with .md and .png beside it)")
+    sweep.set_defaults(func=run_sweep_command)
     return parser
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    from benchmarks.repo_bench.sweep import markdown, run_sweep, write
+
+    fill_flags = [f for f in args.fill_flags.split(",") if f]
+    work = args.work or args.bench / f"sweep-{args.project}"
+    result = run_sweep(args.bench, args.project, args.settings, work, args.threads, fill_flags=fill_flags)
+    write(result, args.out)
+    print(markdown(result))
+    return 0
+
+
+def run_matrix_command(args: argparse.Namespace) -> int:
+    from benchmarks.repo_bench.matrix import markdown, parse_variant, run_matrix
+
+    variants = [parse_variant(v, args.adapted, args.context_tokens) for v in args.variants]
+    result = run_matrix(args.bench, variants, args.work or args.bench / "matrix", args.batch_size, args.projects)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    table = markdown(result)
+    args.out.with_suffix(".md").write_text(table)
+    print(table)
+    return 0
 
 
 def run_build(args: argparse.Namespace) -> int:

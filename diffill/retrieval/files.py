@@ -1,12 +1,14 @@
 """The source files of a workspace that count as the user's own code: git-ignored and vendored files are not.
 
-In a git work tree the list is git's own (tracked and untracked, ``--exclude-standard``); elsewhere the
-``.gitignore`` files of the tree are read with ``pathspec``. Either way, vendored and generated folders
+When the folder is the top of a git work tree the list is git's own (tracked and untracked,
+``--exclude-standard``); elsewhere (no git, or a folder inside a larger repository, which may even ignore
+it) the ``.gitignore`` files under the folder are read with ``pathspec``. Either way, vendored and generated folders
 (virtual environments, ``node_modules``, ``site-packages``, build output) and oversized files are skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -67,11 +69,16 @@ def workspace_files(root: Path, suffixes: tuple[str, ...] = SUFFIXES, max_bytes:
 
 
 def _git_files(root: Path) -> list[Path] | None:
-    """git's view of the tree (None when ``root`` is not in a work tree or git is missing)."""
+    """git's view of the tree (None when ``root`` is not the top of a work tree or git is missing)."""
     git = shutil.which("git")
     if git is None:
         return None
     try:
+        top = subprocess.run(
+            [git, "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, timeout=30, check=True
+        )
+        if Path(top.stdout.decode().strip()).resolve() != root:
+            return None
         out = subprocess.run(
             [git, "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
             capture_output=True,
@@ -110,3 +117,28 @@ def _ignored(path: Path, specs: list[tuple[Path, pathspec.PathSpec]], is_dir: bo
         if spec.match_file(rel):
             return True
     return False
+
+
+def content_hash(text: str) -> str:
+    """A file's content hash (what tells an adapted model's files from the workspace's files now)."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """Relative path -> content hash of the workspace's source files."""
+    root = root.resolve()
+    out = {}
+    for path in workspace_files(root):
+        try:
+            out[path.relative_to(root).as_posix()] = content_hash(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
+def changed_share(before: dict[str, str], now: dict[str, str]) -> float:
+    """The share of files added, removed or edited between two ``file_hashes`` maps (over both sets)."""
+    keys = set(before) | set(now)
+    if not keys:
+        return 0.0
+    return sum(1 for k in keys if before.get(k) != now.get(k)) / len(keys)

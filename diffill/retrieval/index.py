@@ -2,8 +2,9 @@
 
 Files are cut into windows of ``CHUNK_LINES`` lines every ``CHUNK_STRIDE`` lines (RepoCoder's retrieval
 database). Code is tokenized into identifiers and their snake_case / camelCase parts. The BM25 index is
-rebuilt lazily, on the first search after a change; the text kept is bounded (``max_bytes``), and a file
-that would exceed the bound is left out, with a count the caller can report.
+rebuilt on the first search after a change, or, with ``rebuild_on_search`` off, only by ``rebuild`` (which a
+background thread calls, while searches use the last index built). The text kept is bounded
+(``max_bytes``); a file that would exceed the bound is left out, and ``left_out`` says which.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def chunk_file(path: str, text: str, lines: int = CHUNK_LINES, stride: int = CHU
 class CodeIndex:
     """Chunks of many files and a BM25 index over them; thread-safe."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = MAX_BYTES, rebuild_on_search: bool = True) -> None:
         self.max_bytes = max_bytes
+        self.rebuild_on_search = rebuild_on_search
         self._files: dict[str, tuple[int, list[Chunk]]] = {}  # path -> (bytes, chunks)
         self._bytes = 0
         self.left_out: set[str] = set()  # files the byte bound kept out
@@ -85,6 +87,11 @@ class CodeIndex:
     @property
     def bytes(self) -> int:
         return self._bytes
+
+    @property
+    def dirty(self) -> bool:
+        """Files changed since the last ``rebuild``."""
+        return self._dirty
 
     def has(self, path: str) -> bool:
         return path in self._files
@@ -116,8 +123,9 @@ class CodeIndex:
         words = code_tokens(query)
         if not words:
             return []
+        if self.rebuild_on_search:
+            self.rebuild()
         with self._lock:
-            self._rebuild()
             retriever, chunks = self._retriever, self._chunks
         if retriever is None or not chunks:
             return []
@@ -133,14 +141,17 @@ class CodeIndex:
                 break
         return out
 
-    def _rebuild(self) -> None:
-        if not self._dirty:
-            return
-        self._chunks = [c for _, (_, chunks) in sorted(self._files.items()) for c in chunks]
-        corpus = [code_tokens(c.text) or ["_"] for c in self._chunks]
-        self._retriever = None
+    def rebuild(self) -> None:
+        """Build the BM25 index of the files as they are now (nothing to do when nothing changed)."""
+        with self._lock:
+            if not self._dirty:
+                return
+            chunks = [c for _, (_, file_chunks) in sorted(self._files.items()) for c in file_chunks]
+            self._dirty = False
+        retriever = None
+        corpus = [code_tokens(c.text) or ["_"] for c in chunks]
         if corpus:
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)
-            self._retriever = retriever
-        self._dirty = False
+        with self._lock:
+            self._retriever, self._chunks = retriever, chunks

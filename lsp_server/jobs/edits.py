@@ -62,7 +62,8 @@ def fill_holes(
     if result.stopped:
         return None
     replacements = [
-        Replacement(s.start, s.end, c, tuple(t)) for s, c, t in zip(spans, result.completions, result.token_spans)
+        Replacement(a, s.end, c, tuple(t))
+        for s, a, c, t in zip(spans, result.starts, result.completions, result.token_spans)
     ]
     return Edited(replacements, [(r.start, r.end, r.new) for r in replacements])
 
