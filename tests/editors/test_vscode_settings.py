@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lsp_server.settings import COMPILE_MODES, DEVICES, DTYPES, Settings
+from lsp_server.settings import ADAPT_MODES, COMPILE_MODES, DEVICES, DTYPES, Settings
 
 MANIFEST = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
 CLIENT_ONLY = {"server.command", "server.pythonPath", "server.logLevel", "trace.server"}
@@ -28,3 +28,9 @@ def test_choices_match() -> None:
     assert tuple(props["device"]["enum"]) == DEVICES
     assert tuple(props["dtype"]["enum"]) == DTYPES
     assert tuple(props["compile"]["enum"]) == COMPILE_MODES
+    assert tuple(props["adapt"]["enum"]) == ADAPT_MODES
+
+
+def test_every_setting_has_a_description() -> None:
+    for key, spec in contributed().items():
+        assert spec.get("description") or spec.get("markdownDescription"), f"diffill.{key} has no description"

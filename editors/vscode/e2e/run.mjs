@@ -11,7 +11,14 @@
 //   6. "diffill: Restart server" brings up a new server whose model gets ready, "diffill: Show log" shows
 //      the log, and the server reported no invalid setting from the extension,
 //   7. a caret move that is not an edit makes the new server warm the context there (diffill/prefetch),
-//      typing sends no prefetch, and switching to another editor and back prefetches in each.
+//      typing sends no prefetch, and switching to another editor and back prefetches in each,
+//   8. VS Code's "accept next word" of ghost text (Ctrl+Right) takes one word of a diffill item and leaves
+//      the rest as ghost text,
+//   9. after "Fill holes" the uncertain parts (diffill/marks) are underlined, "diffill: Next uncertain part"
+//      selects one of them and "diffill: Clear uncertain marks" removes them,
+//  10. a slow fill (workspace settings: 256 steps of a 256-token hole) shows its text as a live preview
+//      (diffill/preview) that gives way to the edit, and Escape during the preview cancels the fill and
+//      leaves the document as it was.
 // The document is read back from disk (files.autoSave), so the checks see what VS Code wrote, not pixels.
 // code-server is stopped by its pid (process group) at the end, pass or fail.
 //
@@ -23,6 +30,9 @@
 //   DIFFILL_E2E_ARTIFACTS       where logs and a screenshot on failure go (default: a temporary directory)
 //   DIFFILL_E2E_REPORT          write {seconds, cases: {id: {name, ok, error}}} here as JSON
 //   DIFFILL_E2E_KEEP            keep the temporary directory even when every check passes
+//   DIFFILL_E2E_SCREENSHOTS     save the README's screenshots here (preview.png, uncertain-marks.png,
+//                               status-bar.png), e.g. editors/vscode/docs
+//   DIFFILL_E2E_ONLY            run only these checks (comma-separated ids; the rest are skipped)
 //   CHROMIUM                    the browser (default /usr/bin/chromium)
 // Exit status 0 when every check passes; the last line is "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
@@ -46,6 +56,8 @@ const model = process.env.DIFFILL_E2E_MODEL;
 const serverCommand = process.env.DIFFILL_E2E_SERVER_COMMAND
   ? JSON.parse(process.env.DIFFILL_E2E_SERVER_COMMAND)
   : [join(repo, '.venv', 'bin', 'diffill'), 'serve'];
+const screenshots = process.env.DIFFILL_E2E_SCREENSHOTS ? resolve(process.env.DIFFILL_E2E_SCREENSHOTS) : undefined;
+const only = process.env.DIFFILL_E2E_ONLY ? new Set(process.env.DIFFILL_E2E_ONLY.split(',').map((id) => id.trim())) : undefined;
 const started = Date.now();
 
 const SOURCE = `def mean(values):
@@ -125,6 +137,8 @@ function prepare(root, artifacts) {
     'diffill.model': model,
     'diffill.device': 'cpu',
     'diffill.steps': 4,
+    // One torch thread: with code-server and Chromium on the same small CPU, more threads spin against them.
+    'diffill.threads': 1,
     'diffill.server.command': [...serverCommand, '--log-file', join(artifacts, 'server.log')],
     'diffill.server.logLevel': 'debug',
     'diffill.trace.server': 'messages',
@@ -246,7 +260,7 @@ async function quickOpen(page, name, text) {
   await input.waitFor({ state: 'visible', timeout: 20_000 });
   await input.fill(name);
   // Enter picks the focused row: wait until the filter put the file there (recent files come first).
-  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: name }).first().waitFor({ timeout: 20_000 });
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: name }).first().waitFor({ timeout: 60_000 });
   await page.keyboard.press('Enter');
   await page.locator('.monaco-editor .view-lines', { hasText: text }).first().waitFor({ timeout: 20_000 });
 }
@@ -313,6 +327,7 @@ async function checkFillHoles(page, dirs) {
     if (found < 0) fail(`the fill changed text outside the holes: ${JSON.stringify(piece)} is gone`);
     at = found + piece.length;
   }
+  lastFill = { before, after };
   log(`filled ${pieces.length - 1} holes:\n${after.split('\n').slice(0, 8).map((l) => `    | ${l}`).join('\n')}`);
 }
 
@@ -355,9 +370,20 @@ async function checkCodeActionFill(page, dirs) {
   await page.keyboard.press('Escape'); // dismiss any ghost text
   await waitFor('the hole on disk', () => readFile(dirs).includes('hole = ???'), 10_000);
   const before = readFile(dirs);
-  await page.keyboard.press('Control+.');
   const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Fill 1 hole' }).first();
-  await item.waitFor({ state: 'visible', timeout: 20_000 });
+  // Ghost text that arrives late can close the menu as it opens: dismiss it and ask again.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+.');
+    try {
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      log(`no "Fill 1 hole" in the light bulb menu (attempt ${attempt}); again`);
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(1000);
+    }
+  }
   await item.click();
   const after = await waitFor('a file without ???', () => {
     const text = readFile(dirs);
@@ -405,13 +431,15 @@ async function checkRestartAndLog(page, dirs, artifacts) {
 async function checkPrefetch(page, dirs, artifacts) {
   const serverLog = join(artifacts, 'server.log');
   const lines = (...parts) => readFileSync(serverLog, 'utf8').split('\n').filter((l) => parts.every((p) => l.includes(p)));
-  const warmed = () => lines('diffill.requests: prefetch#- ok', 'mode=block');
+  // At the end of a block opener the server completes a block, or one line when the block has a body.
+  const warmed = () => lines('diffill.requests: prefetch#- ok').filter((l) => /mode=(block|single)/.test(l));
   const received = () => lines("Notification 'diffill/prefetch' received").length;
-  const before = warmed().length;
   await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.waitForTimeout(2000); // the click's own prefetch (wherever it landed) is over
+  const before = warmed().length;
   await page.keyboard.press('Control+Home');
   await page.keyboard.press('End'); // the caret rests at the end of "def mean(values):", a block opener
-  await waitFor('a "prefetch#- ok ... mode=block" line in the server log', () => warmed().length > before, 30_000);
+  await waitFor('a "prefetch#- ok ... mode=block|single" line in the server log', () => warmed().length > before, 30_000);
   log(`the server warmed the caret: ${warmed().at(-1).replace(/^.*diffill\.requests: /, '')}`);
   // Typing must not prefetch, though VS Code reports its caret changes as Keyboard moves (late ones in a burst).
   const sent = received(); // the server logs every notification at debug level
@@ -463,11 +491,319 @@ async function checkTypeThrough(page, dirs, artifacts) {
   await page.keyboard.press('Escape');
 }
 
+// --- ghost text accepted word by word ------------------------------------------------------------------
+
+const ghostLocator = (page) => page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first();
+const ghostText = async (page) => (await ghostLocator(page).innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+
+/** The first line of the ghost text as drawn (VS Code draws its first line apart from the lines below). */
+const firstGhostLine = async (page) => (await ghostText(page)).split('\n')[0];
+const twoWords = (text) => /^\s*\w+\W+\S/.test(text);
+
+/** A line added at the end of main.py for a check, removed again afterwards (main.py as it was). */
+async function withScratchLine(page, dirs, work) {
+  const base = readFile(dirs);
+  const newline = !base.endsWith('\n'); // then the check's line starts with a line break of its own
+  const line = base.split('\n').length + (newline ? 1 : 0); // 1-based: the new line
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  if (newline) await page.keyboard.press('Enter');
+  try {
+    return await work();
+  } finally {
+    await page.keyboard.press('Escape');
+    await goToLine(page, line);
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Home'); // column 1 even when the line is indented
+    await page.keyboard.press('Shift+Control+End');
+    await page.keyboard.press('Delete');
+    if (newline) await page.keyboard.press('Backspace');
+    await waitFor('main.py as it was before the check', () => readFile(dirs) === base, 10_000).catch((error) => {
+      log(`main.py was not restored: ${error.message}`);
+    });
+  }
+}
+
+async function checkAcceptNextWord(page, dirs) {
+  // VS Code's own partial accept (editor.action.inlineSuggest.acceptNextWord, Ctrl+Right) on a diffill item.
+  await withScratchLine(page, dirs, async () => {
+    const typed = 'word = ';
+    for (const ch of typed) {
+      await page.keyboard.type(ch);
+      await page.waitForTimeout(150);
+    }
+    await ghostLocator(page).waitFor({ state: 'visible', timeout: 8_000 }).catch(() => {});
+    let shown = await firstGhostLine(page);
+    // A random model's greedy item may be one long "word"; the invoked candidates are sampled.
+    // (VS Code may keep showing the item it showed among the new ones: cycle through them with Alt+].)
+    if (!twoWords(shown)) {
+      await page.keyboard.press('Alt+Backslash');
+      await page.waitForTimeout(2000);
+      for (let i = 0; i < 8 && !twoWords(shown = await firstGhostLine(page)); i++) {
+        await page.keyboard.press('Alt+BracketRight');
+        await page.waitForTimeout(500);
+      }
+    }
+    log(`ghost text: ${JSON.stringify(shown)}`);
+    if (!twoWords(shown)) fail(`no ghost text with two words to accept one of: ${JSON.stringify(shown)}`);
+    await page.keyboard.press('Control+ArrowRight');
+    const line = await waitFor('one accepted word on disk', () => {
+      const found = readFile(dirs).split('\n').find((l) => l.startsWith(typed));
+      return found !== undefined && found.length > typed.length ? found : undefined;
+    }, 10_000);
+    // VS Code draws a control character as its Control Pictures glyph (U+0018 as U+2418) in ghost text.
+    const accepted = line.slice(typed.length).replace(/[\u0000-\u0008\u000b-\u001f]/g, (c) => String.fromCharCode(0x2400 + c.charCodeAt(0)));
+    log(`accepted ${JSON.stringify(accepted)}`);
+    if (!shown.startsWith(accepted) || accepted.trim().length === 0 || accepted.length >= shown.trimEnd().length) {
+      fail(`accepting the next word took ${JSON.stringify(accepted)} of ${JSON.stringify(shown)}`);
+    }
+    const rest = await waitFor('the rest as ghost text', async () => {
+      const now = await firstGhostLine(page);
+      return now && shown === accepted + now ? now : undefined;
+    }, 10_000);
+    log(`the rest stays as ghost text: ${JSON.stringify(rest)}`);
+  });
+}
+
+// --- uncertain marks ---------------------------------------------------------------------------------
+
+/**
+ * What the active editor draws: spans with a dotted underline (the uncertain marks), hidden spans and
+ * injected texts (the preview). Runs in the page.
+ */
+const DECORATIONS = () => {
+  const editor = document.querySelector('.editor-instance .monaco-editor');
+  const out = { marked: [], hidden: 0, injected: [] };
+  if (!editor) return out;
+  for (const el of editor.querySelectorAll('.view-lines span')) {
+    const style = getComputedStyle(el);
+    if (style.textDecorationLine.includes('underline') && style.textDecorationStyle === 'dotted' && el.textContent) {
+      out.marked.push(el.textContent);
+    }
+    if (style.display === 'none') out.hidden += 1;
+    for (const pseudo of ['::before', '::after']) {
+      const content = getComputedStyle(el, pseudo).content;
+      if (content && content !== 'none' && content !== 'normal' && content !== '""') out.injected.push(content);
+    }
+  }
+  return out;
+};
+
+async function editorDecorations(page) {
+  return page.evaluate(DECORATIONS);
+}
+
+/** The selection as the status bar shows it: "Ln 3, Col 9 (12 selected)" -> {line, column, selected}. */
+async function statusSelection(page) {
+  const text = await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText();
+  const m = /Ln (\d+), Col (\d+)(?: \((\d+) selected\))?/.exec(text);
+  if (!m) fail(`no selection in the status bar: ${JSON.stringify(text)}`);
+  return { line: Number(m[1]), column: Number(m[2]), selected: Number(m[3] ?? 0) };
+}
+
+async function screenshotEditor(page, name, lines = 16) {
+  if (!screenshots) return;
+  mkdirSync(screenshots, { recursive: true });
+  const box = await page.locator('.editor-instance .monaco-editor').first().boundingBox();
+  const lineHeight = await page.evaluate(() => document.querySelector('.editor-instance .monaco-editor .view-line')?.getBoundingClientRect().height ?? 19);
+  await page.screenshot({
+    path: join(screenshots, name),
+    clip: { x: box.x, y: box.y, width: Math.min(box.width, 760), height: Math.min(box.height, lineHeight * lines + 8) },
+  });
+  log(`screenshot ${join(screenshots, name)}`);
+}
+
+/** Offsets of the text a fill wrote, given the file before (with ???) and after. */
+function filledRegions(before, after) {
+  const pieces = before.split('???');
+  const regions = [];
+  let at = after.indexOf(pieces[0]) + pieces[0].length;
+  for (const piece of pieces.slice(1)) {
+    const next = after.indexOf(piece, at);
+    regions.push([at, next]);
+    at = next + piece.length;
+  }
+  return regions;
+}
+
+function offsetOf(text, line, column) {
+  const lines = text.split('\n');
+  return lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + column - 1;
+}
+
+let lastFill; // {before, after} of "Fill holes", for the marks check
+
+async function checkUncertainMarks(page, dirs) {
+  if (!lastFill) fail('no "Fill holes" to look at (the fill_holes check did not run or failed)');
+  const regions = filledRegions(lastFill.before, lastFill.after);
+  const drawn = await waitFor('underlined uncertain parts (diffill/marks)', async () => {
+    const { marked } = await editorDecorations(page);
+    return marked.length ? marked : undefined;
+  }, 15_000);
+  log(`uncertain parts underlined: ${drawn.length} spans, e.g. ${JSON.stringify(drawn[0])}`);
+  await screenshotEditor(page, 'uncertain-marks.png', 12);
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+Home');
+  const text = readFile(dirs);
+  const visited = [];
+  for (let i = 0; i < 2; i++) {
+    await runCommand(page, 'diffill: Next uncertain part');
+    const sel = await waitFor('a selected uncertain part', async () => {
+      const now = await statusSelection(page);
+      const previous = visited.at(-1);
+      return now.selected > 0 && (!previous || previous.line !== now.line || previous.column !== now.column) ? now : undefined;
+    }, 10_000);
+    const end = offsetOf(text, sel.line, sel.column); // the selection's active end
+    const inside = regions.some(([a, b]) => end - sel.selected >= a && end <= b);
+    log(`Next uncertain part: Ln ${sel.line}, Col ${sel.column} (${sel.selected} selected)`);
+    if (!inside) fail(`the selection ending at Ln ${sel.line}, Col ${sel.column} is not in text the fill wrote`);
+    visited.push(sel);
+    if (regions.length < 2) break;
+  }
+  if (visited.length === 2 && visited[0].line === visited[1].line && visited[0].column === visited[1].column) {
+    fail('Next uncertain part did not move on');
+  }
+  await runCommand(page, 'diffill: Clear uncertain marks');
+  await waitFor('no underline after "Clear uncertain marks"', async () => (await editorDecorations(page)).marked.length === 0, 10_000);
+  await page.keyboard.press('Escape');
+}
+
+// --- live preview and Escape -------------------------------------------------------------------------
+
+// A 256-token hole denoised in 256 steps (the e2e model has a 512-token window): long enough to press
+// Escape while it runs. The preview check's fill is shorter: its frames are sampled in the page.
+const SLOW = {
+  'diffill.steps': 256, 'diffill.inlineLength': 256, 'diffill.lineLength': 256, 'diffill.multilineLength': 256,
+  'diffill.endProbability': 0,
+};
+const MEDIUM = { ...SLOW, 'diffill.steps': 32, 'diffill.inlineLength': 32 };
+
+/** Workspace settings on disk (VS Code watches .vscode/settings.json); wait for the server to take them. */
+async function workspaceSettings(dirs, artifacts, settings, steps) {
+  const serverLog = join(artifacts, 'server.log');
+  const taken = () => readFileSync(serverLog, 'utf8').split('\n').filter((l) => l.includes('settings: Settings('));
+  const before = taken().length;
+  mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
+  writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
+  await waitFor(`the server to take steps=${steps}`, () => {
+    const lines = taken();
+    return lines.length > before && lines.at(-1).includes(`steps=${steps},`);
+  }, 30_000);
+}
+
+async function withSettings(dirs, artifacts, settings, work) {
+  await workspaceSettings(dirs, artifacts, settings, settings['diffill.steps']);
+  try {
+    return await work();
+  } finally {
+    await workspaceSettings(dirs, artifacts, {}, 4);
+  }
+}
+
+/** Whether the editor draws a preview: injected text over hidden original text. */
+async function previewShown(page) {
+  const { hidden, injected } = await editorDecorations(page);
+  return hidden > 0 && injected.length > 0 ? injected : undefined;
+}
+
+async function typeHole(page, dirs, line) {
+  if (readFile(dirs).includes('???')) fail('main.py still has a ??? that an earlier check left');
+  await page.keyboard.insertText(line);
+  await page.keyboard.press('Escape');
+  await waitFor('the hole on disk', () => readFile(dirs).includes(line), 10_000);
+}
+
+async function checkEscapeCancels(page, dirs, artifacts) {
+  await withSettings(dirs, artifacts, SLOW, () => withScratchLine(page, dirs, async () => {
+    await typeHole(page, dirs, 'slow = ???');
+    const before = readFile(dirs);
+    const serverLog = join(artifacts, 'server.log');
+    const stopped = () => (readFileSync(serverLog, 'utf8').match(/ fill#\S+ (cancelled|stopped)/g) ?? []).length;
+    const stoppedBefore = stopped();
+    await runCommand(page, 'diffill: Fill holes');
+    const shown = await waitFor('a live preview of the fill', () => previewShown(page), 30_000, 50);
+    log(`preview: ${shown[0].slice(0, 80)}`);
+    await page.keyboard.press('Escape');
+    await waitFor('the preview to go after Escape', async () => !(await previewShown(page)), 10_000, 100);
+    await waitFor('the server to stop the fill', () => stopped() > stoppedBefore, 30_000);
+    await page.waitForTimeout(1000);
+    if (readFile(dirs) !== before) fail('Escape left the document changed');
+    log('Escape cancelled the fill; the document is unchanged');
+  }));
+}
+
+async function checkPreview(page, dirs, artifacts) {
+  await withSettings(dirs, artifacts, MEDIUM, () => withScratchLine(page, dirs, async () => {
+    await typeHole(page, dirs, 'medium = ???');
+    const before = readFile(dirs);
+    // Sample the editor every 20 ms in the page: a fast machine may show the preview for a moment only.
+    await page.evaluate(`window.__diffillDecorations = ${DECORATIONS.toString()}`); // CDP: no page CSP applies
+    await page.evaluate(() => {
+      const decorations = window.__diffillDecorations;
+      const seen = { frames: 0, texts: [] };
+      window.__diffillPreview = seen;
+      window.__diffillPreviewTimer = setInterval(() => {
+        const { hidden, injected } = decorations();
+        if (hidden > 0 && injected.length > 0) {
+          seen.frames += 1;
+          const text = injected.join(' ');
+          if (seen.texts.at(-1) !== text) seen.texts.push(text);
+        }
+      }, 20);
+    });
+    await runCommand(page, 'diffill: Fill holes');
+    if (screenshots) {
+      // The README's picture: a preview about half decided (best effort: a fast fill may be done first).
+      const decided = (texts) => {
+        const chars = [...texts.join('')].filter((c) => c !== '"' && c !== ' ' && c !== '\u00a0');
+        return chars.length ? chars.filter((c) => c !== '\u2591').length / chars.length : 0;
+      };
+      await waitFor('a half-decided preview', async () => {
+        const shown = await previewShown(page);
+        return shown && decided(shown) >= 0.5;
+      }, 30_000, 20).then(() => screenshotEditor(page, 'preview.png', 18)).catch((error) => log(`no preview screenshot: ${error.message}`));
+    }
+    await waitFor('the fill on disk', () => !readFile(dirs).includes('???'), 120_000, 100);
+    await waitFor('no preview once the edit is applied', async () => !(await previewShown(page)), 10_000, 100);
+    const seen = await page.evaluate(() => {
+      clearInterval(window.__diffillPreviewTimer);
+      return window.__diffillPreview;
+    });
+    log(`the preview showed ${seen.texts.length} texts in ${seen.frames} frames, e.g. ${(seen.texts[0] ?? '').slice(0, 60)}`);
+    if (seen.frames === 0) fail('no preview was drawn while the fill ran');
+    const [head, tail] = before.split('???');
+    const after = readFile(dirs);
+    if (!after.startsWith(head) || !after.endsWith(tail)) fail('the fill changed text outside the hole');
+    log(`filled: ${JSON.stringify(after.slice(head.length, after.length - tail.length).slice(0, 80))}`);
+  }));
+}
+
+async function screenshotStatusBar(page) {
+  if (!screenshots) return;
+  mkdirSync(screenshots, { recursive: true });
+  const item = readyStatus(page);
+  await item.waitFor({ timeout: 30_000 });
+  await item.hover();
+  const tooltip = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: 'serving' }).first();
+  await tooltip.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => {});
+  const bar = await page.locator('.part.statusbar').boundingBox();
+  const hover = await tooltip.boundingBox().catch(() => null);
+  const top = hover ? Math.min(hover.y, bar.y) - 4 : bar.y;
+  const left = Math.max(0, Math.min(hover?.x ?? bar.x + bar.width - 520, bar.x + bar.width - 520) - 4);
+  await page.screenshot({ path: join(screenshots, 'status-bar.png'), clip: { x: left, y: top, width: bar.x + bar.width - left, height: bar.y + bar.height - top } });
+  log(`screenshot ${join(screenshots, 'status-bar.png')}`);
+  await page.mouse.move(10, 10);
+}
+
 const CHECKS = [
   ['ghost_text', 'ghost text from the server, accepted with Tab', checkGhostText],
+  ['accept_next_word', 'accept next word (Ctrl+Right) takes one word of a diffill item; the rest stays', checkAcceptNextWord],
   ['fill_holes', 'Fill holes from the command palette leaves no ???', checkFillHoles],
+  ['uncertain_marks', 'the fill\'s uncertain parts are underlined; Next uncertain part selects one; Clear removes them', checkUncertainMarks],
   ['rewrite_selection', 'Rewrite selection changes only the selection', checkRewrite],
   ['code_action_fill', 'the "Fill 1 hole" code action fills the hole', checkCodeActionFill],
+  ['escape_cancels', 'Escape during a fill\'s live preview cancels it and leaves the document unchanged', checkEscapeCancels],
+  ['preview', 'a fill shows a live preview that gives way to its edit', checkPreview],
   ['settings_change', 'a changed setting reaches the server', checkSettingsChange],
   ['restart_and_log', 'Restart server and Show log; the server took every setting', checkRestartAndLog],
   ['prefetch', 'a caret move warms the server (diffill/prefetch); typing does not', checkPrefetch],
@@ -504,7 +840,9 @@ async function main() {
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await openWorkbench(page, port, dirs);
+    await screenshotStatusBar(page).catch((error) => log(`no status-bar screenshot: ${error.message}`));
     for (const [id, name, check] of CHECKS) {
+      if (only && !only.has(id)) continue;
       const t0 = Date.now();
       try {
         await check(page, dirs, artifacts);

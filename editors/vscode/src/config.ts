@@ -35,6 +35,10 @@ export function holeMarker(): string {
   return config().get<string>('holeMarker') ?? '???';
 }
 
+export function adaptMode(): string {
+  return config().get<string>('adapt') ?? 'manual';
+}
+
 export function prefetchEnabled(): boolean {
   return config().get<boolean>('prefetch') ?? true;
 }

@@ -5,24 +5,34 @@
  * as `initializationOptions` and, on change, as `workspace/didChangeConfiguration`; a change of the
  * server command or of the languages starts a new client. Inline completions come through the client's
  * LSP inline-completion support; the status bar follows `diffill/status` and `diffill/statusChanged`; a
- * Prefetcher per client sends `diffill/prefetch` where the caret comes to rest.
+ * Prefetcher per client sends `diffill/prefetch` where the caret comes to rest. `diffill/marks` and
+ * `diffill/preview` go to the MarksView and PreviewView, which outlive clients; a code action the server
+ * resolves registers a run (runs.ts), so Escape over its preview cancels the resolve.
  */
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification, LanguageClient, LanguageClientOptions, ServerOptions, State,
 } from 'vscode-languageclient/node';
-import { Host, fillHoles, registerCommands } from './commands';
+import { Host, fillHoles, registerCommands, rewriteRange } from './commands';
 import { SECTION, enabledLanguages, needsRestart, readServerCommand, readServerSettings } from './config';
-import { CMD_FILL_HOLES, STATUS_CHANGED, STATUS_REQUEST } from './lib/fill';
+import { CMD_FILL_HOLES, CMD_REWRITE_RANGE, STATUS_CHANGED, STATUS_REQUEST } from './lib/fill';
+import { MARKS_NOTIFICATION, MarksParams } from './lib/marks';
+import { PREVIEW_NOTIFICATION, PreviewParams } from './lib/preview';
 import { documentSelector } from './lib/settings';
 import { ServerStatus } from './lib/status';
+import { MarksView } from './marks';
 import { Prefetcher } from './prefetch';
+import { PreviewView } from './preview';
+import { Runs } from './runs';
 import { StatusBar } from './status';
 
 class Diffill implements Host {
   client: LanguageClient | undefined;
   readonly status = new StatusBar();
   readonly log = vscode.window.createOutputChannel('diffill', { log: true });
+  readonly marks = new MarksView(this.log);
+  readonly previews = new PreviewView(this.log);
+  readonly runs = new Runs();
   private subscriptions: vscode.Disposable[] = [];
 
   async start(): Promise<void> {
@@ -36,8 +46,25 @@ class Diffill implements Host {
       outputChannel: this.log,
       middleware: {
         // The palette's "Fill holes" and the server's code-action commands both land here.
-        executeCommand: (name, commandArgs, next) =>
-          name === CMD_FILL_HOLES ? fillHoles(this, commandArgs) : next(name, commandArgs),
+        executeCommand: (name, commandArgs, next) => {
+          if (name === CMD_FILL_HOLES) return fillHoles(this, commandArgs);
+          if (name === CMD_REWRITE_RANGE) return rewriteRange(this, commandArgs);
+          return next(name, commandArgs);
+        },
+        // The server computes a code action's edit here, with a preview: Escape cancels it like a fill.
+        resolveCodeAction: async (item, token, next) => {
+          const uri = actionUri(item) ?? vscode.window.activeTextEditor?.document.uri.toString();
+          if (uri === undefined) return next(item, token);
+          const run = this.runs.start(uri);
+          const cancelling = token.onCancellationRequested(() => run.cancel());
+          try {
+            const resolved = await next(item, run.token);
+            return run.cancelled ? item : resolved;
+          } finally {
+            cancelling.dispose();
+            run.dispose();
+          }
+        },
         workspace: {
           // Should the server pull its section, give it the server's keys only.
           configuration: async (params, token, next) => {
@@ -55,6 +82,8 @@ class Diffill implements Host {
         this.status.setClient(event.newState === State.Running ? 'running' : event.newState === State.Starting ? 'starting' : 'stopped');
       }),
       client.onNotification(STATUS_CHANGED, (status: ServerStatus) => this.status.setStatus(status)),
+      client.onNotification(MARKS_NOTIFICATION, (params: MarksParams) => this.marks.fromNotification(params)),
+      client.onNotification(PREVIEW_NOTIFICATION, (params: PreviewParams) => this.previews.update(params)),
       new Prefetcher(client, selector, this.log),
     ];
     this.log.info(`starting ${command} ${args.join(' ')}`);
@@ -78,6 +107,7 @@ class Diffill implements Host {
     this.client = undefined;
     this.subscriptions.forEach((d) => d.dispose());
     this.subscriptions = [];
+    this.previews.clearAll();
     if (client !== undefined) {
       try {
         await client.dispose(5000);
@@ -105,6 +135,12 @@ class Diffill implements Host {
   }
 }
 
+/** The document of a listed code action: the server puts it in the action's `data`. */
+function actionUri(item: vscode.CodeAction): string | undefined {
+  const data = (item as { data?: { uri?: unknown } }).data;
+  return typeof data?.uri === 'string' ? data.uri : undefined;
+}
+
 let diffill: Diffill | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -112,6 +148,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const host = diffill;
   context.subscriptions.push(
     host.status,
+    host.marks,
+    host.previews,
     host.log,
     ...registerCommands(host),
     vscode.workspace.onDidChangeConfiguration((event) => host.configurationChanged(event)),

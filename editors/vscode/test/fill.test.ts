@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  FillResult, ProgressSteps, fillParams, outcome, outcomeMessage, targetUri,
+  FillResult, ProgressSteps, adaptAnswer, fillParams, outcome, outcomeMessage, rewriteArguments, targetUri,
 } from '../src/lib/fill';
 
 const range = { start: { line: 1, character: 0 }, end: { line: 2, character: 4 } };
@@ -43,4 +43,19 @@ test('progress: absolute percentages become increments, end stops', () => {
   assert.deepEqual(steps.next({ kind: 'report', percentage: 25 }), {});
   assert.deepEqual(steps.next({ kind: 'report', percentage: 100 }), { increment: 75 });
   assert.equal(steps.next({ kind: 'end', message: 'done' }), undefined);
+});
+
+test('the server\'s rewriteRange arguments: uri, range, strength (default 1)', () => {
+  assert.deepEqual(rewriteArguments(['file:///a.py', range, 0.4]), { uri: 'file:///a.py', range, strength: 0.4 });
+  assert.equal(rewriteArguments(['file:///a.py', range])?.strength, 1);
+  assert.equal(rewriteArguments(['file:///a.py', range, 7])?.strength, 1);
+  assert.equal(rewriteArguments(['file:///a.py']), undefined);
+  assert.equal(rewriteArguments([{}, range]), undefined);
+  assert.equal(rewriteArguments(['file:///a.py', { start: { line: 1 }, end: range.end }]), undefined);
+});
+
+test('the answer of diffill.adaptNow: started, or why not', () => {
+  assert.deepEqual(adaptAnswer({ started: true, message: 'adapting to /w' }), { started: true, message: 'adapting to /w' });
+  assert.deepEqual(adaptAnswer({ started: false, message: 'already adapting' }), { started: false, message: 'already adapting' });
+  assert.deepEqual(adaptAnswer(null), { started: true });
 });

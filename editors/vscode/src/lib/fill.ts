@@ -1,19 +1,15 @@
 /** Arguments and results of the server's fill requests and commands (wire shapes in lsp_server/protocol.py). */
+import { Mark } from './marks';
+import { Position, Range } from './positions';
+
+export type { Position, Range };
 
 export const FILL_REQUEST = 'diffill/fill';
 export const STATUS_REQUEST = 'diffill/status';
 export const STATUS_CHANGED = 'diffill/statusChanged';
 export const CMD_FILL_HOLES = 'diffill.fillHoles';
-
-export interface Position {
-  line: number;
-  character: number;
-}
-
-export interface Range {
-  start: Position;
-  end: Position;
-}
+export const CMD_REWRITE_RANGE = 'diffill.rewriteRange';
+export const CMD_ADAPT_NOW = 'diffill.adaptNow';
 
 export interface TextEdit {
   range: Range;
@@ -32,6 +28,8 @@ export interface FillResult {
   version: number | null;
   edits: TextEdit[];
   cancelled: boolean;
+  /** The uncertain parts of the new text, in the document as the edits leave it (absent: none). */
+  marks?: Mark[];
 }
 
 /** `diffill/fill` params: every hole of `uri` (no range), or a rewrite of `range` at `strength`. */
@@ -55,6 +53,27 @@ export function targetUri(args: readonly unknown[], activeUri: string | undefine
     return String(first);
   }
   return activeUri;
+}
+
+function isPosition(value: unknown): value is Position {
+  const p = value as Position;
+  return p !== null && typeof p === 'object' && Number.isInteger(p.line) && Number.isInteger(p.character);
+}
+
+/** The arguments of the server's `diffill.rewriteRange` command, `[uri, Range, strength?]`; undefined when malformed. */
+export function rewriteArguments(args: readonly unknown[]): { uri: string; range: Range; strength: number } | undefined {
+  const [uri, range, strength] = args as [unknown, Range | undefined, unknown];
+  if (typeof uri !== 'string' || range === null || typeof range !== 'object') return undefined;
+  if (!isPosition(range.start) || !isPosition(range.end)) return undefined;
+  const value = typeof strength === 'number' && strength > 0 && strength <= 1 ? strength : 1;
+  return { uri, range: { start: range.start, end: range.end }, strength: value };
+}
+
+/** The answer of `diffill.adaptNow`, `{started, message}`; anything else counts as started without a word. */
+export function adaptAnswer(answer: unknown): { started: boolean; message?: string } {
+  if (answer === null || typeof answer !== 'object') return { started: true };
+  const { started, message } = answer as { started?: unknown; message?: unknown };
+  return { started: started !== false, message: typeof message === 'string' ? message : undefined };
 }
 
 export type Outcome = 'applied' | 'nothing' | 'cancelled' | 'stale';

@@ -5,7 +5,9 @@
  * the context of a ghost text there, so the one asked for after the next keystroke starts warm. Typing asks
  * for ghost text itself, so edits never prefetch. src/prefetch.ts wires these decisions to VS Code.
  */
-import { Position } from './fill';
+import { Position, insertedEnd, samePosition } from './positions';
+
+export { insertedEnd };
 
 export const PREFETCH_NOTIFICATION = 'diffill/prefetch';
 
@@ -37,17 +39,6 @@ export interface Caret {
 export function isCaret(selections: readonly Selection[]): boolean {
   return selections.length === 1 && selections[0].isEmpty;
 }
-
-/** Where a change leaves the text it inserted: its range's start moved over `text` (empty for a deletion). */
-export function insertedEnd(start: Position, text: string): Position {
-  const lines = text.split(/\r\n|\r|\n/);
-  const last = lines[lines.length - 1];
-  return lines.length === 1
-    ? { line: start.line, character: start.character + last.length }
-    : { line: start.line + lines.length - 1, character: last.length };
-}
-
-const samePosition = (a: Position, b: Position) => a.line === b.line && a.character === b.character;
 
 /**
  * Whether a selection change starts the wait: a move that left a caret. `kind` is the change's

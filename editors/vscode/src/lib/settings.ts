@@ -24,11 +24,19 @@ export const SERVER_KEYS: Readonly<Record<string, string>> = {
   candidates: 'candidates',
   enabledLanguages: 'languages',
   debounceMs: 'debounceMs',
+  adaptiveDebounce: 'adaptiveDebounce',
+  debounceMaxMs: 'debounceMaxMs',
   lightStrength: 'lightStrength',
   completeInComments: 'completeInComments',
   completeInStrings: 'completeInStrings',
   multilineOnEmptyLine: 'multilineOnEmptyLine',
   prefetch: 'prefetch',
+  minConfidence: 'minConfidence',
+  uncertainBelow: 'uncertainBelow',
+  preview: 'preview',
+  adapt: 'adapt',
+  adaptMinutes: 'adaptMinutes',
+  contextTokens: 'contextTokens',
 };
 
 export type Settings = Record<string, unknown>;
