@@ -116,9 +116,8 @@ class _Band:
 def _bands(attention: torch.Tensor, window: int) -> list[_Band]:
     """Sliding-window attention of every position cut into blocks of ``BAND_BLOCK_WINDOWS * window`` queries,
     each against only the keys in its reach: the same result as one masked pass over the whole width,
-    with less work once the width is several windows (on a 2-core CPU at 512 tokens and a 64-token window
-    a full pass took 91.6 ms against 98.6 ms with one masked call per layer, and 103.5 against 114.0 ms in
-    a slower hour; blocks of one window were no faster than two)."""
+    with less work once the width is several windows (measured faster than one masked call per layer, and
+    blocks of one window no faster than two: ``benchmarks/README.md``)."""
     width = attention.shape[1]
     block = max(1, BAND_BLOCK_WINDOWS * window)
     position = torch.arange(width, device=attention.device)
@@ -150,7 +149,7 @@ class ContextCache:
     """A stateful ``LogitsFn`` for one denoising run (make a new one per run).
 
     ``refresh_every`` N: a full pass on steps 1, N+1, 2N+1, ...; ``neighbours``: context tokens on each side of
-    a span that are recomputed on every step along with it. With a ``slot`` (``lsp_server/reuse.py``) a
+    a span that are recomputed on every step along with it. With a ``slot`` (``diffill/reuse.py``) a
     run of one sequence (or of copies of one) leaves its first step's states there, and starts from the
     last run's when they align with its ids: step 1 is then a partial pass too.
     """
@@ -366,7 +365,7 @@ class ContextCache:
 
 def _store(cache: torch.Tensor, active: torch.Tensor, fresh: torch.Tensor) -> None:
     """Write ``fresh`` (B, heads, A, d) into ``cache`` (B, heads, T, d) at each row's ``active`` (B, A) slots.
-    One row (ghost text) takes ``index_copy_``, about 1.4 ms a step faster than ``scatter_`` on 2 cores."""
+    One row (ghost text) takes ``index_copy_``, measured faster than ``scatter_`` (``benchmarks/README.md``)."""
     if cache.shape[0] == 1:
         cache.index_copy_(2, active[0], fresh)
     else:

@@ -61,7 +61,7 @@ class FillOptions:
 
 RETRY_TEMPERATURE = 0.8
 # Windows of one text denoised side by side in one batch (spans too far apart to share a window): their
-# steps run as one batched pass (3 far-apart holes on 2 cores: 477 ms against 532 ms one window at a time).
+# steps run as one batched pass (measured faster than one window at a time: benchmarks/README.md).
 MAX_WINDOWS = 4
 
 

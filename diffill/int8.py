@@ -3,13 +3,13 @@
 ``dtype="int8"`` loads the checkpoint in float32 and swaps every ``nn.Linear`` except the output
 embeddings (the head's vocabulary projection, kept exact) for PyTorch's dynamically quantized linear layer:
 int8 weights with a scale per output row, activations quantized per call. It is for CPUs without fast
-bf16 (most laptops): there a ghost-text fill took 1.8x less time than with float32 weights. On all 1,033
-single-line tasks (``benchmarks/README.md``) one fill scored as float32 and bf16 do (16.7% against 16.6%),
-but fills while typing, which start from the previous request's states, lost 1.3 points (15.5% against
-float32's 16.8%), so ``auto`` never picks it: users who want the speed ask for it. Where the CPU has bf16
-the two are close in speed. One scale per tensor lost a point even on single fills. It is CPU-only, and uses
+bf16 (most laptops), where a ghost-text fill is much faster than with float32 weights. Single fills score
+as float32 and bf16 do, but fills while typing, which start from the previous request's states, score
+lower, so ``auto`` never picks it: users who want the speed ask for it. Where the CPU has bf16 the two are
+close in speed. One scale per tensor scored lower even on single fills. It is CPU-only, and uses
 ``torch.ao.quantization``, which PyTorch has deprecated in favour of torchao; torchao's eager int8 layers
-were slower than bf16 here, so this stays while PyTorch has it (``available`` says so).
+were slower than bf16, so this stays while PyTorch has it (``available`` says so). The measurements are in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class LoadedModel:
     time: TimeEmbedding | None = None  # set for time-conditioned checkpoints
     buckets: tuple[int, ...] = ()  # pad sequence widths up to these (static shapes for a GPU); () = off
     compiled: bool = False  # the encoder's forward is torch.compile'd
-    quantized: bool = False  # linear layers are dynamic int8 (lsp_server/int8.py)
+    quantized: bool = False  # linear layers are dynamic int8 (diffill/int8.py)
 
     @property
     def name(self) -> str:
@@ -105,12 +105,12 @@ def resolve_device(device: str) -> torch.device:
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """bf16 where it is fast (CUDA, CPUs with bf16 support), never fp16 on a CPU; float32 around int8
-    linear layers (``lsp_server/int8.py``)."""
+    linear layers (``diffill/int8.py``)."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if dtype == "float16" and device.type == "cpu":
         raise ModelLoadError("float16 on a CPU is several times slower than float32; use bfloat16 or float32")
-    if dtype == "int8":  # float32 activations around int8 linear layers (lsp_server/int8.py)
+    if dtype == "int8":  # float32 activations around int8 linear layers (diffill/int8.py)
         if device.type != "cpu":
             raise ModelLoadError("int8 is a CPU option; use bfloat16 on a GPU")
         return torch.float32
@@ -171,7 +171,7 @@ def load_model(
         from diffill.model_dir import load_failure
 
         raise ModelLoadError(load_failure(path, exc)) from exc
-    quantized = dtype == "int8"  # asked for only: it costs a point while typing (lsp_server/int8.py)
+    quantized = dtype == "int8"  # asked for only: it scores lower while typing (diffill/int8.py)
     if quantized:
         quantize_linear_layers(model)
     lm = _describe(model.to(dev).eval(), tokenizer, path, dev, torch_dtype)

@@ -69,7 +69,7 @@ MIN_RUN = 8  # shortest run of equal ids, between the common prefix and suffix, 
 def aligned_runs(old: torch.Tensor, new: torch.Tensor, min_run: int = MIN_RUN) -> list[tuple[int, int, int]]:
     """Runs (old start, new start, length) of equal ids in two 1-D id tensors, in order: the common prefix
     and suffix and the matching blocks of at least ``min_run`` ids between them, so a window whose cut
-    moved by a line still lines up (the search takes about 2 ms for two unrelated 512-token windows)."""
+    moved by a line still lines up (the search is cheap next to a denoising step)."""
     prefix, suffix = common_ends(old, new)
     runs = [(0, 0, prefix)] if prefix else []
     rest_old, rest_new = old[prefix : len(old) - suffix].tolist(), new[prefix : len(new) - suffix].tolist()

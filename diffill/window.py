@@ -4,7 +4,7 @@ Spans that fit together go into one sequence (so they are denoised jointly and s
 left is shared by the prefix (two thirds) and the suffix, both cut at line boundaries. Repository context
 (code from other files, ``diffill.retrieval``), when given, goes between the start token and the prefix: it
 takes the room the file itself leaves free, and at most its budget of the file's own room. Spans that do not fit
-are left for further sequences; the engine (``lsp_server/infill.py``) denoises one alongside when its text
+are left for further sequences; the engine (``diffill/infill.py``) denoises one alongside when its text
 (``Layout.start:end``) holds none of the earlier spans, and otherwise after them, with them filled.
 """
 

@@ -50,7 +50,7 @@ class Ticket:
         self.steps = 0  # denoising steps that ran (should_stop calls that said go on)
         self.run_s = 0.0  # time spent on the model thread
         self.wait_s = 0.0  # time queued behind other work
-        self.warm = False  # the generation started from the states an earlier one left (lsp_server/reuse.py)
+        self.warm = False  # the generation started from the states an earlier one left (diffill/reuse.py)
         self._cancelled = threading.Event()
 
     @property
@@ -75,8 +75,8 @@ def _load(model: str | None, device: str, dtype: str, threads: int, compile_mode
     (and records its CUDA graphs, one per bucket).
 
     ``threads`` > 0 sets torch's CPU threads; 0 keeps torch's default (one per physical core). With the
-    bundled 25M model two threads are ~1.85x faster than one on an idle 2-core CPU, but 2x slower than one
-    when another process keeps a core busy (``benchmarks/README.md``): users with such a machine set 1.
+    bundled model two threads are faster than one on an idle machine, but slower than one when another
+    process keeps a core busy (measured: ``benchmarks/README.md``): users with such a machine set 1.
     """
     import torch
 

@@ -193,3 +193,18 @@ def test_unknown_length_comes_from_the_end_probability(tiny_tokenizer) -> None:
     assert budget.completions == ["x" * 6]
     known = Infiller(lm).fill(text, [Span(4, 7, length=5)], FillOptions(DenoiseConfig(steps=4), end_probability=None))
     assert known.completions == ["x" * 5]
+
+
+def test_an_empty_fill_of_a_hole_alone_on_an_indented_line_leaves_an_empty_line(tiny_tokenizer) -> None:
+    text = "def f(a):\n    ???\n    return a + ???\n"
+    holes = find_holes(text)
+    lm = mock_lm(tiny_tokenizer)
+    lm.keep = 0  # end-of-middle everywhere: every fill is empty
+    result = Infiller(lm).fill(text, holes, FillOptions(DenoiseConfig(steps=2)))
+    assert result.completions == ["", ""]
+    assert result.text == "def f(a):\n\n    return a + \n"  # no whitespace-only line
+    assert result.starts == [text.index("    ???"), holes[1].start]  # the line's start; the span's inside a line
+    lm.keep = 1
+    filled = Infiller(lm).fill(text, holes, FillOptions(DenoiseConfig(steps=2)))
+    assert filled.text == "def f(a):\n    x\n    return a + x\n"
+    assert filled.starts == [h.start for h in holes]  # a non-empty fill starts at its span

@@ -118,7 +118,7 @@ def middle_budget(n: int, max_middle: int, rng: np.random.Generator) -> int:
     At inference a hole of unknown length gets a fixed budget, so the run's length must say little about
     the middle's: 10% exact (rewrites, known lengths), 50% one of the engine's budgets that fits, 40%
     uniform between ``n`` and ``max_middle``. (Padding that grew with ``n`` taught the model to read the
-    length off the budget: a 32-token hole then "held" at least 11 tokens.)
+    length off the budget: a fill then grew with its hole's budget; ``benchmarks/README.md``.)
     """
     r = rng.random()
     if r < 0.1 or n >= max_middle:
@@ -132,8 +132,8 @@ def middle_budget(n: int, max_middle: int, rng: np.random.Generator) -> int:
 
 def _crop(x0: np.ndarray, middle: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A window of ``n`` tokens that contains the start of a random middle."""
-    where = np.flatnonzero(middle)
-    anchor = int(where[rng.integers(len(where))]) if len(where) else 0
+    starts = np.flatnonzero(middle & ~np.concatenate([[False], middle[:-1]]))  # first token of each middle
+    anchor = int(starts[rng.integers(len(starts))]) if len(starts) else 0
     hi = min(anchor, len(x0) - n)
     lo = int(rng.integers(min(max(0, anchor - n + 32), hi), hi + 1))
     return x0[lo : lo + n], middle[lo : lo + n]

@@ -35,6 +35,11 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str
     for name in KEEP:
         if (checkpoint / name).is_file():
             shutil.copy2(checkpoint / name, tmp / name)
+    state = tmp / STATE_FILE
+    if state.is_file():  # what training was, not how to resume it: no optimizer state
+        data = json.loads(state.read_text())
+        data.get("extra", {}).pop("optimizer", None)
+        state.write_text(json.dumps(data, indent=1))
     corpus = Path(json.loads((checkpoint / CONFIG_FILE).read_text()).get("corpus", "")) if (
         checkpoint / CONFIG_FILE).is_file() else None
     for name in CORPUS_FILES:  # the card names the corpus's sources and licenses even without the corpus
@@ -42,8 +47,12 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str
             shutil.copy2(corpus / name, tmp / f"corpus_{name}")
     for f in tmp.iterdir():
         f.chmod(0o644)
-    shutil.rmtree(out, ignore_errors=True)
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)  # the old output stays whole until the new one is in place
     tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     return out
 
 

@@ -59,9 +59,9 @@ def _sources(stats: dict, licenses: dict) -> list[str]:
     return parts
 
 
-def _data_section(corpus: Path, model_dir: Path | None = None) -> list[str]:
-    stats = _read_json(corpus / "stats.json")
-    licenses = _read_json(corpus / "licenses.json")
+def _data_section(corpus: Path | None, model_dir: Path | None = None) -> list[str]:
+    stats = _read_json(corpus / "stats.json") if corpus is not None else {}
+    licenses = _read_json(corpus / "licenses.json") if corpus is not None else {}
     if not stats and model_dir is not None:  # an exported model carries copies
         stats = _read_json(model_dir / "corpus_stats.json")
         licenses = _read_json(model_dir / "corpus_licenses.json")
@@ -123,7 +123,7 @@ def render_card(
         f"{state.get('tokens_seen', 0):,} of them masked (loss-bearing)",
         f"- training time: {state.get('train_seconds', 0) / 60:.1f} min on {hardware}",
         "",
-        *_data_section(Path(config.get("corpus", ".")), model_dir),
+        *_data_section(Path(config["corpus"]) if config.get("corpus") else None, model_dir),
         *scores_section(scores or {}),
     ]
     return "\n".join(lines) + "\n"

@@ -1,10 +1,10 @@
 """Quality of decoding variants on many single-line tasks, without re-running plain decoding.
 
 ``python -m benchmarks.engine`` always scores plain decoding too (its ratios need it), which on all 1,033 single-line
-tasks costs ~15 minutes on 2 cores. This scores only the variants given, with the bench's own scorer
+tasks is slow on a CPU. This scores only the variants given, with the bench's own scorer
 (``benchmarks.engine.quality.score``), and appends one JSON record per variant to ``--out``.
 
-Usage: python benchmarks/quality_variants.py --tasks 1033 --out FILE default default,warm=4 default,threshold=0.7
+Usage: python -m benchmarks.engine.quality_variants --tasks 1033 --out FILE default default,warm=4 default,threshold=0.7
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
   unmasking order is the base options' unless given.
 - ``warm=N`` (with any of the above): typing. Each measured request follows N requests for the same text
   with N, N-1, ..., 1 characters before the first span missing (the first of them cold), and the context
-  cache starts from the states the previous request left (``lsp_server/reuse.py``).
+  cache starts from the states the previous request left (``diffill/reuse.py``).
 """
 
 from __future__ import annotations
