@@ -148,8 +148,12 @@ async def timed(
         times.append(1000 * (time.perf_counter() - started))
         empty += count == 0
     return {
-        "n": reps, "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
-        "mean_ms": sum(times) / len(times), "empty": empty, "times_ms": times,
+        "n": reps,
+        "p50_ms": percentile(times, 0.5),
+        "p95_ms": percentile(times, 0.95),
+        "mean_ms": sum(times) / len(times),
+        "empty": empty,
+        "times_ms": times,
     }
 
 
@@ -177,17 +181,24 @@ async def counted_warm(log_file: Path, timing: Awaitable[dict[str, Any]]) -> dic
     kinds = {"cached": [t for t, c in zip(result["times_ms"], cached) if c]}
     kinds["model"] = [t for t, c in zip(result["times_ms"], cached) if not c]
     return {
-        **result, "warm": sum("warm=True" in s for s in lines), "cached": sum("cached=True" in s for s in lines),
-        "requests": len(lines), **{f"p50_{k}_ms": percentile(v, 0.5) for k, v in kinds.items() if v},
+        **result,
+        "warm": sum("warm=True" in s for s in lines),
+        "cached": sum("cached=True" in s for s in lines),
+        "requests": len(lines),
+        **{f"p50_{k}_ms": percentile(v, 0.5) for k, v in kinds.items() if v},
     }
 
 
 def reopen(client: LanguageClient, uri: str, text: str) -> None:
     """Close a document and open it again: the server forgets the suggestions it remembered there."""
-    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
-    ))
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+        )
+    )
 
 
 class Typist:
@@ -216,10 +227,12 @@ class Typist:
         self.lines[self.row] = self.indent + self.code[: self.typed]
         self.version += 1
         change = types.TextDocumentContentChangeWholeDocument(text="\n".join(self.lines))
-        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
-            content_changes=[change],
-        ))
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
+                content_changes=[change],
+            )
+        )
         return types.Position(line=self.row, character=len(self.indent) + self.typed)
 
 
@@ -247,7 +260,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         async def ghost(uri: str, position: types.Position) -> int:
             params = types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri), position=position,
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=position,
                 context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
             )
             result = await client.text_document_inline_completion_async(params)
@@ -295,10 +309,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "20-line rewrite": await timed(args.reps, lambda: fill(rewrite_uri, region)),
         }
         return {
-            "model": status.model, "device": status.device, "dtype": args.dtype, "compile": args.compile,
-            "steps": args.steps, "threads": args.threads,
-            "file": str(args.file), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-            "server_log": str(log_file), "results": results,
+            "model": status.model,
+            "device": status.device,
+            "dtype": args.dtype,
+            "compile": args.compile,
+            "steps": args.steps,
+            "threads": args.threads,
+            "file": str(args.file),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "server_log": str(log_file),
+            "results": results,
         }
     finally:
         await client.shutdown_async(None)
@@ -311,8 +331,11 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: bundled)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--dtype", default="auto", help="weights dtype, as for diffill serve (auto, bfloat16, int8, ...)")
-    p.add_argument("--compile", default="off", help="torch.compile in the server, as for diffill serve (GPU: "
-                   "reduce-overhead records CUDA graphs)")
+    p.add_argument(
+        "--compile",
+        default="off",
+        help="torch.compile in the server, as for diffill serve (GPU: reduce-overhead records CUDA graphs)",
+    )
     p.add_argument("--steps", type=int, default=16, help="denoising steps")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads in the server (0: torch's default)")
     p.add_argument("--reps", type=int, default=20, help="timed requests per case (after one warm-up)")
@@ -321,14 +344,18 @@ def main() -> int:
     args = p.parse_args()
     report = asyncio.run(run(args))
     print(f"model {report['model']} on {report['device']} ({report['machine']}), steps {args.steps}")
-    print(f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6} {'warm':>6} "
-          f"{'cached':>7} {'p50 model':>10}")
+    print(
+        f"{'case':<24} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'empty':>6} {'warm':>6} "
+        f"{'cached':>7} {'p50 model':>10}"
+    )
     for name, r in report["results"].items():
         warm = f"{r['warm']}/{r['requests']}" if "warm" in r else "-"
         cached = f"{r['cached']}/{r['requests']}" if "cached" in r else "-"
         model = f"{r['p50_model_ms']:.1f}" if "p50_model_ms" in r else "-"
-        print(f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6} "
-              f"{warm:>6} {cached:>7} {model:>10}")
+        print(
+            f"{name:<24} {r['n']:>4} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {r['mean_ms']:>9.1f} {r['empty']:>6} "
+            f"{warm:>6} {cached:>7} {model:>10}"
+        )
     print(f"server log: {report['server_log']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -68,9 +68,13 @@ def supports_cache(model: nn.Module | None) -> bool:
     base = getattr(model, "model", None)
     layers = getattr(base, "layers", None)
     return (
-        layers is not None and len(layers) > 0 and hasattr(base, "rotary_emb") and hasattr(base, "final_norm")
+        layers is not None
+        and len(layers) > 0
+        and hasattr(base, "rotary_emb")
+        and hasattr(base, "final_norm")
         and all(hasattr(layer, "attn") and hasattr(layer.attn, "Wqkv") for layer in layers)
-        and hasattr(model, "head") and hasattr(model, "decoder")
+        and hasattr(model, "head")
+        and hasattr(model, "decoder")
     )
 
 
@@ -213,7 +217,11 @@ class ContextCache:
         return n if bool(attention[0, :n].bool().all()) else None
 
     def _start_warm(
-        self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, t: torch.Tensor | None,
+        self,
+        ids: torch.Tensor,
+        attention: torch.Tensor,
+        positions: torch.Tensor,
+        t: torch.Tensor | None,
         length: int,
     ) -> torch.Tensor | None:
         """Step 1 from the slot's states: a partial pass over the spans and the changed tokens, or None."""
@@ -282,7 +290,12 @@ class ContextCache:
         return model.decoder(model.head(hidden[valid])).float()  # (M, V)
 
     def _plan(
-        self, kind: str, queries: torch.Tensor, attention: torch.Tensor, lo: int = 0, hi: int | None = None,
+        self,
+        kind: str,
+        queries: torch.Tensor,
+        attention: torch.Tensor,
+        lo: int = 0,
+        hi: int | None = None,
         banded: bool = False,
     ) -> _Attend:
         """Key range ``lo:hi``, mask and rotary tables for ``queries`` (B, A) positions in a layer of ``kind``.
@@ -309,23 +322,37 @@ class ContextCache:
 
     @staticmethod
     def _attend_and_mlp(
-        layer: nn.Module, hidden: torch.Tensor, q: torch.Tensor, plan: _Attend, keys: torch.Tensor,
+        layer: nn.Module,
+        hidden: torch.Tensor,
+        q: torch.Tensor,
+        plan: _Attend,
+        keys: torch.Tensor,
         values: torch.Tensor,
     ) -> torch.Tensor:
         """The rest of one layer after its projections: attention of ``q`` (rotary not yet applied) to the
         keys and values in the plan's range (or its bands), the output projection and the MLP, both residual."""
         q, scale = _rotary(q, plan.cos, plan.sin), layer.attn.head_dim**-0.5
         if plan.bands:
-            out = torch.cat([
-                F.scaled_dot_product_attention(
-                    q[:, :, b.q_lo : b.q_hi], keys[:, :, b.k_lo : b.k_hi], values[:, :, b.k_lo : b.k_hi],
-                    attn_mask=b.mask, scale=scale,
-                )
-                for b in plan.bands
-            ], dim=2)  # (B, heads, T, d)
+            out = torch.cat(
+                [
+                    F.scaled_dot_product_attention(
+                        q[:, :, b.q_lo : b.q_hi],
+                        keys[:, :, b.k_lo : b.k_hi],
+                        values[:, :, b.k_lo : b.k_hi],
+                        attn_mask=b.mask,
+                        scale=scale,
+                    )
+                    for b in plan.bands
+                ],
+                dim=2,
+            )  # (B, heads, T, d)
         else:
             out = F.scaled_dot_product_attention(
-                q, keys[:, :, plan.lo : plan.hi], values[:, :, plan.lo : plan.hi], attn_mask=plan.mask, scale=scale,
+                q,
+                keys[:, :, plan.lo : plan.hi],
+                values[:, :, plan.lo : plan.hi],
+                attn_mask=plan.mask,
+                scale=scale,
             )  # (B, heads, A, d)
         hidden = hidden + layer.attn.Wo(out.transpose(1, 2).reshape(hidden.shape))
         return hidden + layer.mlp(layer.mlp_norm(hidden))

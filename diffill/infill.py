@@ -148,8 +148,13 @@ class Infiller:
         return [self.rewrite_span(text, a, b, strength) for a, b in pieces]
 
     def fill(
-        self, text: str, spans: list[Span], options: FillOptions | None = None, seed: int = 0,
-        should_stop: Callable[[], bool] | None = None, on_step: Callable[[StepInfo], None] | None = None,
+        self,
+        text: str,
+        spans: list[Span],
+        options: FillOptions | None = None,
+        seed: int = 0,
+        should_stop: Callable[[], bool] | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
         context: str = "",
     ) -> FillResult:
         """Fill every span of one text; spans in one window are denoised jointly; ``context`` is repository
@@ -170,15 +175,25 @@ class Infiller:
         return result
 
     def candidates(
-        self, text: str, spans: list[Span], n: int, options: FillOptions | None = None, seed: int = 0,
-        should_stop: Callable[[], bool] | None = None, context: str = "",
+        self,
+        text: str,
+        spans: list[Span],
+        n: int,
+        options: FillOptions | None = None,
+        seed: int = 0,
+        should_stop: Callable[[], bool] | None = None,
+        context: str = "",
     ) -> list[FillResult]:
         """``n`` samples of the same fill in one batched run (use a temperature above 0 to vary them)."""
         return self.fill_batch([FillRequest(text, spans, context)] * n, options, seed, should_stop)
 
     def fill_batch(
-        self, requests: list[FillRequest], options: FillOptions | None = None, seed: int = 0,
-        should_stop: Callable[[], bool] | None = None, on_step: Callable[[StepInfo], None] | None = None,
+        self,
+        requests: list[FillRequest],
+        options: FillOptions | None = None,
+        seed: int = 0,
+        should_stop: Callable[[], bool] | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
     ) -> list[FillResult]:
         """Fill several texts in one batch; a text whose spans need several windows takes several rounds."""
         options = options or FillOptions()
@@ -230,8 +245,13 @@ class Infiller:
         )
 
     def _round(
-        self, states: list[_State], options: FillOptions, layout_gen: torch.Generator, gen: torch.Generator,
-        should_stop: Callable[[], bool] | None, on_step: Callable[[StepInfo], None] | None,
+        self,
+        states: list[_State],
+        options: FillOptions,
+        layout_gen: torch.Generator,
+        gen: torch.Generator,
+        should_stop: Callable[[], bool] | None,
+        on_step: Callable[[StepInfo], None] | None,
     ) -> bool:
         """Lay out the next windows of each text, denoise them together, write the middles back."""
         rows = [(s, lay) for s in states for lay in self._windows(s, options, layout_gen)]

@@ -36,8 +36,10 @@ def quantize_linear_layers(model: nn.Module) -> int:
     """Quantize ``model``'s linear layers in place, but its output embeddings; returns how many."""
     quantize = _quantization()
     if quantize is None or not available():
-        raise ModelLoadError("int8 needs torch.ao.quantization with fbgemm kernels (x86 CPUs); this PyTorch "
-                             "has not got them: use bfloat16 or float32")
+        raise ModelLoadError(
+            "int8 needs torch.ao.quantization with fbgemm kernels (x86 CPUs); this PyTorch "
+            "has not got them: use bfloat16 or float32"
+        )
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     names = {name for name, m in model.named_modules() if isinstance(m, nn.Linear) and m is not head}
     with warnings.catch_warnings():

@@ -34,7 +34,6 @@ from diffill.time_conditioning import (
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class LoadedModel:
     """A masked LM, its tokenizer, and the token ids the engine needs."""
@@ -68,8 +67,12 @@ class LoadedModel:
 
 
 def masked_logits(
-    model: PreTrainedModel, ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
-    time: TimeEmbedding | None = None, t: torch.Tensor | None = None,
+    model: PreTrainedModel,
+    ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    positions: torch.Tensor,
+    time: TimeEmbedding | None = None,
+    t: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run the encoder on all tokens and the output head only where ``positions`` is True."""
     inputs = encoder_inputs(model, ids, time, t)
@@ -147,8 +150,12 @@ def cpu_has_bf16() -> bool:
 
 
 def load_model(
-    path: str | Path | None = None, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
-    buckets: bool | None = None, compile_mode: str = "off",
+    path: str | Path | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    buckets: bool | None = None,
+    compile_mode: str = "off",
 ) -> LoadedModel:
     """Load a checkpoint directory (the bundled default when ``path`` is None) for inference.
 

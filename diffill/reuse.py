@@ -135,7 +135,11 @@ class ReuseSlot:
         return Warm(keys, values, changed.to(ids.device).expand(ids.shape[0], -1), snap.reuses)
 
     def keep(
-        self, ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], reuses: int,
+        self,
+        ids: torch.Tensor,
+        keys: list[torch.Tensor],
+        values: list[torch.Tensor],
+        reuses: int,
         length: int | None = None,
     ) -> None:
         """Remember a request's first-step state: the first row (rows are alike), its first ``length`` tokens

@@ -137,8 +137,15 @@ def context_ids(tokenizer, context: str, room: int, budget: int, own: int | None
 
 
 def build_layout(
-    tokenizer, text: str, spans: list[Span], lengths: list[int], vocab: Vocab, max_length: int,
-    generator: torch.Generator, context: str = "", context_budget: int = 0,
+    tokenizer,
+    text: str,
+    spans: list[Span],
+    lengths: list[int],
+    vocab: Vocab,
+    max_length: int,
+    generator: torch.Generator,
+    context: str = "",
+    context_budget: int = 0,
 ) -> Layout:
     """Lay out as many leading ``spans`` as fit; ``lengths`` are their token budgets; ``context`` goes before
     the prefix (see ``context_ids``)."""

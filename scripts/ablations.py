@@ -49,8 +49,23 @@ def prepare(out: Path, threads: int) -> None:
     for mode in ("mixed", "random"):
         corpus = out / f"corpus-{mode}"
         if not (corpus / "stats.json").exists():
-            sh(cli("corpus", "stdlib", "--out", str(corpus), "--span-mode", mode, "--decontaminate", str(BENCH),
-                   "--val-fraction", "0.05", "--no-progress"), out / f"corpus-{mode}.log", threads)
+            sh(
+                cli(
+                    "corpus",
+                    "stdlib",
+                    "--out",
+                    str(corpus),
+                    "--span-mode",
+                    mode,
+                    "--decontaminate",
+                    str(BENCH),
+                    "--val-fraction",
+                    "0.05",
+                    "--no-progress",
+                ),
+                out / f"corpus-{mode}.log",
+                threads,
+            )
     if not (out / "tokenizer" / "tokenizer.json").exists():
         sh(cli("tokenizer", str(out / "corpus-mixed"), "--out", str(out / "tokenizer")), out / "tok.log", threads)
 
@@ -75,16 +90,58 @@ def train_and_score(out: Path, index: int, seed: int, name: str, budget: Budget,
     corpus_mode, flags = VARIANTS[name]
     run = out / (f"run-{index}" if seed == 0 else f"run-{index}-seed{seed}")
     if not (run / "eval" / "summary.json").exists():
-        sh(cli("train", str(out / f"corpus-{corpus_mode}"), "--tokenizer", str(out / "tokenizer"), "--out", str(run),
-               *budget.flags(), "--seed", str(seed), "--batch-size", "16", "--lr", "2e-3",
-               "--warmup", "100", "--checkpoint-every", "1000", *MODEL, *flags), run.with_suffix(".train.log"), threads)
-        sh(cli("eval", "--model", str(run / "checkpoint"), "--tasks", "single-line", "--limit", str(tasks),
-               "--oracle-length", "--elbo-corpus", str(out / "corpus-mixed"), "--out", str(run / "eval"),
-               "--device", "cpu"), run.with_suffix(".eval.log"), threads)
+        sh(
+            cli(
+                "train",
+                str(out / f"corpus-{corpus_mode}"),
+                "--tokenizer",
+                str(out / "tokenizer"),
+                "--out",
+                str(run),
+                *budget.flags(),
+                "--seed",
+                str(seed),
+                "--batch-size",
+                "16",
+                "--lr",
+                "2e-3",
+                "--warmup",
+                "100",
+                "--checkpoint-every",
+                "1000",
+                *MODEL,
+                *flags,
+            ),
+            run.with_suffix(".train.log"),
+            threads,
+        )
+        sh(
+            cli(
+                "eval",
+                "--model",
+                str(run / "checkpoint"),
+                "--tasks",
+                "single-line",
+                "--limit",
+                str(tasks),
+                "--oracle-length",
+                "--elbo-corpus",
+                str(out / "corpus-mixed"),
+                "--out",
+                str(run / "eval"),
+                "--device",
+                "cpu",
+            ),
+            run.with_suffix(".eval.log"),
+            threads,
+        )
     summary = json.loads((run / "eval" / "summary.json").read_text())
     state = json.loads((run / "checkpoint" / "trainer_state.json").read_text())
     return {
-        "variant": name, "seed": seed, "steps": state["step"], "tokens": state["tokens_processed"],
+        "variant": name,
+        "seed": seed,
+        "steps": state["step"],
+        "tokens": state["tokens_processed"],
         "elbo_nats": summary["elbo/heldout"]["elbo_nats_per_token"],
         "pass_unknown": summary["single-line/unknown-length/steps16"]["pass_at_1"],
         "pass_oracle": summary["single-line/oracle-length/steps16"]["pass_at_1"],
@@ -140,9 +197,11 @@ def main() -> int:
     names = list(VARIANTS)
     jobs = [(i, seed) for seed in range(args.seeds) for i in range(len(names))]
     with ThreadPoolExecutor(args.parallel) as pool:
-        rows = list(pool.map(
-            lambda job: train_and_score(args.out, job[0], job[1], names[job[0]], budget, args.tasks, threads), jobs
-        ))
+        rows = list(
+            pool.map(
+                lambda job: train_and_score(args.out, job[0], job[1], names[job[0]], budget, args.tasks, threads), jobs
+            )
+        )
     (args.out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     (args.out / "results.md").write_text(table(rows, budget, args.tasks))
     print(table(rows, budget, args.tasks))

@@ -61,16 +61,25 @@ def server_command(model: Path | str, *extra: str) -> list[str]:
 
 
 async def start(
-    model: Path | str, *extra: str, init: dict[str, Any] | None = None, client: str = "visual-studio-code"
+    model: Path | str,
+    *extra: str,
+    init: dict[str, Any] | None = None,
+    client: str = "visual-studio-code",
+    root: Path | None = None,
 ) -> LanguageClient:
-    """A client connected to a fresh server, initialized (the model may still be loading)."""
+    """A client connected to a fresh server, initialized (the model may still be loading); ``root`` is the
+    workspace folder."""
     lsp = make_test_lsp_client()
     lsp.status_changes = []  # type: ignore[attr-defined]
     lsp.feature("diffill/statusChanged")(lambda params: lsp.status_changes.append(params))  # type: ignore[attr-defined]
     _plain_results(lsp)
     _record_apply_edit(lsp)
     await lsp.start_io(*server_command(model, *extra))
-    params = types.InitializeParams(capabilities=client_capabilities(client), initialization_options=init)
+    params = types.InitializeParams(
+        capabilities=client_capabilities(client),
+        initialization_options=init,
+        root_uri=root.resolve().as_uri() if root is not None else None,
+    )
     lsp.init_result = await lsp.initialize_session(params)  # type: ignore[attr-defined]
     return lsp
 

@@ -23,8 +23,15 @@ def ablations():
 
 def _row(variant: str, seed: int, elbo: float, passed: float, steps: int = 360) -> dict:
     return {
-        "variant": variant, "seed": seed, "steps": steps, "tokens": steps * 1000, "elbo_nats": elbo,
-        "pass_unknown": passed, "pass_oracle": passed, "exact_unknown": 0.0, "parse_unknown": 0.5,
+        "variant": variant,
+        "seed": seed,
+        "steps": steps,
+        "tokens": steps * 1000,
+        "elbo_nats": elbo,
+        "pass_unknown": passed,
+        "pass_oracle": passed,
+        "exact_unknown": 0.0,
+        "parse_unknown": 0.5,
     }
 
 
@@ -37,8 +44,10 @@ def test_budget_flags(ablations) -> None:
 
 def test_table_averages_seeds_and_lists_each_elbo(ablations) -> None:
     rows = [
-        _row("baseline", 0, 2.20, 0.02), _row("spindle", 0, 2.50, 0.01),
-        _row("baseline", 1, 2.30, 0.04, steps=362), _row("spindle", 1, 2.40, 0.01),
+        _row("baseline", 0, 2.20, 0.02),
+        _row("spindle", 0, 2.50, 0.01),
+        _row("baseline", 1, 2.30, 0.04, steps=362),
+        _row("spindle", 1, 2.40, 0.01),
     ]
     text = ablations.table(rows, ablations.Budget(7, 360), 200)
     lines = [line for line in text.splitlines() if line.startswith("| baseline") or line.startswith("| spindle")]

@@ -48,12 +48,40 @@ def test_contexts_beyond_the_window_are_capped_and_said_so() -> None:
 @pytest.mark.skipif(not BENCH.is_dir(), reason="HumanEval-infilling files not present")
 def test_quick_bench_writes_its_report(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "bench"
-    code = main(["--quick", "--model", str(tiny_model_dir), "--device", "cpu", "--out", str(out),
-                 "--contexts", "64,1024", "--quality-tasks", "2", "--large-file-lines", "300"])
+    code = main(
+        [
+            "--quick",
+            "--model",
+            str(tiny_model_dir),
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--contexts",
+            "64,1024",
+            "--quality-tasks",
+            "2",
+            "--large-file-lines",
+            "300",
+        ]
+    )
     assert code == 0
     record = json.loads((out / "bench.json").read_text())
-    for key in ("hardware", "device", "dtype", "threads", "model", "contexts", "cases", "variants", "latency",
-                "speedup", "quality", "layout", "targets"):
+    for key in (
+        "hardware",
+        "device",
+        "dtype",
+        "threads",
+        "model",
+        "contexts",
+        "cases",
+        "variants",
+        "latency",
+        "speedup",
+        "quality",
+        "layout",
+        "targets",
+    ):
         assert key in record, key
     assert record["quick"] is True and record["model"]["max_length"] == 256
     assert record["contexts"][1] == {"requested": 1024, "used": 256, "capped": True}

@@ -22,8 +22,9 @@ def layered_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_d
     """Three layers (global, sliding, sliding) with a 16-token local window, so both attention kinds run."""
     from training.modeling import ModelConfig
 
-    config = ModelConfig(hidden=32, layers=3, heads=2, intermediate=64, max_length=256, local_attention=16,
-                         global_every=3)
+    config = ModelConfig(
+        hidden=32, layers=3, heads=2, intermediate=64, max_length=256, local_attention=16, global_every=3
+    )
     return save_tiny_model(tiny_tokenizer_dir, tmp_path_factory.mktemp("layered"), config=config)
 
 
@@ -124,9 +125,19 @@ def test_models_without_the_layout_fall_back_to_full_passes(lm: LoadedModel) -> 
             calls.append(1)
             return torch.zeros(int(positions.sum()), 8)
 
-    other = Other(model=None, tokenizer=lm.tokenizer, path=lm.path, device=lm.device, dtype=lm.dtype,
-                  mask_id=lm.mask_id, pad_id=lm.pad_id, eom_id=lm.eom_id, cls_id=lm.cls_id, sep_id=lm.sep_id,
-                  max_length=lm.max_length)
+    other = Other(
+        model=None,
+        tokenizer=lm.tokenizer,
+        path=lm.path,
+        device=lm.device,
+        dtype=lm.dtype,
+        mask_id=lm.mask_id,
+        pad_id=lm.pad_id,
+        eom_id=lm.eom_id,
+        cls_id=lm.cls_id,
+        sep_id=lm.sep_id,
+        max_length=lm.max_length,
+    )
     ids, attention, masked = _batch(lm)
     cache = ContextCache(other, refresh_every=4)
     for _ in range(3):

@@ -43,10 +43,17 @@ class MockLM(LoadedModel):
 
 def mock_lm(tokenizer, max_length: int = 256) -> MockLM:
     return MockLM(
-        model=None, tokenizer=tokenizer, path=Path("mock"), device=torch.device("cpu"), dtype=torch.float32,
-        mask_id=tokenizer.mask_token_id, pad_id=tokenizer.pad_token_id,
-        eom_id=tokenizer.convert_tokens_to_ids(tokens.EOM), cls_id=tokenizer.cls_token_id,
-        sep_id=tokenizer.sep_token_id, max_length=max_length,
+        model=None,
+        tokenizer=tokenizer,
+        path=Path("mock"),
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        mask_id=tokenizer.mask_token_id,
+        pad_id=tokenizer.pad_token_id,
+        eom_id=tokenizer.convert_tokens_to_ids(tokens.EOM),
+        cls_id=tokenizer.cls_token_id,
+        sep_id=tokenizer.sep_token_id,
+        max_length=max_length,
     )
 
 
@@ -120,7 +127,7 @@ def test_partial_rewrite_keeps_unmasked_tokens(tiny_tokenizer) -> None:
     layout = build_layout(
         tiny_tokenizer, text, [span], [0], Vocab(lm.mask_id, lm.cls_id, lm.sep_id), 256, torch.Generator()
     )
-    (lo, hi), = layout.slices
+    ((lo, hi),) = layout.slices
     region = tiny_tokenizer(text[span.start : span.end], add_special_tokens=False)["input_ids"]
     body = layout.ids[lo:hi]
     assert len(body) == len(region)
@@ -185,11 +192,13 @@ class LikelyEndLM(MockLM):
 def test_unknown_length_comes_from_the_end_probability(tiny_tokenizer) -> None:
     lm = LikelyEndLM(**vars(mock_lm(tiny_tokenizer)))
     text = "v = ???\n"
-    estimated = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=4), inline_length=6,
-                                                                        end_probability=0.3))
+    estimated = Infiller(lm).fill(
+        text, find_holes(text), FillOptions(DenoiseConfig(steps=4), inline_length=6, end_probability=0.3)
+    )
     assert estimated.completions == ["xx"]
-    budget = Infiller(lm).fill(text, find_holes(text), FillOptions(DenoiseConfig(steps=4), inline_length=6,
-                                                                     end_probability=None))
+    budget = Infiller(lm).fill(
+        text, find_holes(text), FillOptions(DenoiseConfig(steps=4), inline_length=6, end_probability=None)
+    )
     assert budget.completions == ["x" * 6]
     known = Infiller(lm).fill(text, [Span(4, 7, length=5)], FillOptions(DenoiseConfig(steps=4), end_probability=None))
     assert known.completions == ["x" * 5]

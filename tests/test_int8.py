@@ -45,8 +45,8 @@ def test_linear_layers_but_the_output_embeddings_are_int8(pair) -> None:
 
 def test_the_parameter_count_includes_int8_weights(pair) -> None:
     exact, int8 = pair
-    assert parameter_count(int8.model) == parameter_count(exact.model) == sum(
-        p.numel() for p in exact.model.parameters()
+    assert (
+        parameter_count(int8.model) == parameter_count(exact.model) == sum(p.numel() for p in exact.model.parameters())
     )
 
 

@@ -24,10 +24,14 @@ CURSOR = TEXT.index("    return")
 def lm(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir: Path) -> LoadedModel:
     from training.modeling import ModelConfig
 
-    config = ModelConfig(hidden=32, layers=3, heads=2, intermediate=64, max_length=256, local_attention=16,
-                         global_every=3)
-    return load_model(save_tiny_model(tiny_tokenizer_dir, tmp_path_factory.mktemp("reuse"), config=config),
-                      device="cpu", dtype="float32")
+    config = ModelConfig(
+        hidden=32, layers=3, heads=2, intermediate=64, max_length=256, local_attention=16, global_every=3
+    )
+    return load_model(
+        save_tiny_model(tiny_tokenizer_dir, tmp_path_factory.mktemp("reuse"), config=config),
+        device="cpu",
+        dtype="float32",
+    )
 
 
 def _sequence(lm: LoadedModel, width: int = 80, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -39,8 +43,9 @@ def _sequence(lm: LoadedModel, width: int = 80, seed: int = 0) -> tuple[torch.Te
 
 
 def _options(reuse: bool = True) -> FillOptions:
-    return FillOptions(DenoiseConfig(steps=4), line_length=6, inline_length=6, single_line=True,
-                       cache=CacheConfig(16, 2, reuse=reuse))
+    return FillOptions(
+        DenoiseConfig(steps=4), line_length=6, inline_length=6, single_line=True, cache=CacheConfig(16, 2, reuse=reuse)
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,8 +113,11 @@ def test_padding_after_the_text_is_left_out_of_the_alignment(lm: LoadedModel) ->
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
     edited = torch.cat([padded[:, :10], torch.tensor([[7, 8]]), padded[:, 10:-2]], dim=1)  # 2 tokens typed
     again = ContextCache(lm, refresh_every=16, neighbours=2, slot=slot)
-    logits = again(edited, torch.cat([attention, torch.ones(1, 2), torch.zeros(1, 14)], dim=1).long(),
-                   torch.cat([torch.zeros(1, 2, dtype=torch.bool), pad_masked[:, :-2]], dim=1))
+    logits = again(
+        edited,
+        torch.cat([attention, torch.ones(1, 2), torch.zeros(1, 14)], dim=1).long(),
+        torch.cat([torch.zeros(1, 2, dtype=torch.bool), pad_masked[:, :-2]], dim=1),
+    )
     assert again.warm and logits.shape == expected.shape and len(slot.snapshot.ids) == ids.shape[1] + 2
 
 
@@ -122,8 +130,9 @@ def test_kept_keys_move_with_their_tokens(lm: LoadedModel) -> None:
     longer = torch.cat([torch.full((1, shift), 11), ids], dim=1)
     moved = ContextCache(lm, refresh_every=16, slot=ReuseSlot())
     moved(longer, torch.ones_like(longer), torch.cat([torch.zeros(1, shift, dtype=torch.bool), masked], dim=1))
-    torch.testing.assert_close(cache._rotate(cache._keys[0], shift, 0), moved._keys[0][:, :, shift:],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        cache._rotate(cache._keys[0], shift, 0), moved._keys[0][:, :, shift:], atol=1e-5, rtol=1e-5
+    )
 
 
 def test_a_request_after_a_keystroke_starts_warm(lm: LoadedModel, made_caches: list) -> None:
@@ -178,4 +187,3 @@ def test_large_edits_and_long_chains_get_a_full_pass(lm: LoadedModel) -> None:
 def test_reuse_limits_are_checked() -> None:
     with pytest.raises(ValueError):
         ReuseSlot(max_reuses=-1)
-

@@ -105,8 +105,12 @@ def add_train_parser(sub) -> None:
     g.add_argument("--warmup", type=non_negative_int, default=100)
     g.add_argument("--weight-decay", type=non_negative_float, default=0.01)
     g.add_argument("--grad-clip", type=positive_float, default=1.0)
-    g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast (default: on a GPU, and on CPUs that run bf16 natively; elsewhere it is slower)")
+    g.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: on a GPU, and on CPUs that run bf16 natively; elsewhere it is slower)",
+    )
     g.add_argument("--seed", type=non_negative_int, default=0)
     g.add_argument("--checkpoint-every", type=positive_int, default=200)
     g.add_argument("--log-every", type=positive_int, default=10)

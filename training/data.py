@@ -140,7 +140,11 @@ def _crop(x0: np.ndarray, middle: np.ndarray, n: int, rng: np.random.Generator) 
 
 
 def noise_sequence(
-    x0: np.ndarray, middle: np.ndarray, special: SpecialIds, schedule: NoiseSchedule, cfg: DataConfig,
+    x0: np.ndarray,
+    middle: np.ndarray,
+    special: SpecialIds,
+    schedule: NoiseSchedule,
+    cfg: DataConfig,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(x_t, labels, t): mask noisable positions with probability mask_rate(t); labels only where masked."""
@@ -185,8 +189,15 @@ class DiffusionBatches:
     """Deterministic batches: epoch e shuffles with seed + e; batch i of it is reproducible on resume."""
 
     def __init__(
-        self, examples: list[Encoded], special: SpecialIds, schedule: NoiseSchedule, cfg: DataConfig,
-        batch_size: int, seed: int, rank: int = 0, world: int = 1,
+        self,
+        examples: list[Encoded],
+        special: SpecialIds,
+        schedule: NoiseSchedule,
+        cfg: DataConfig,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
         if not examples:
             raise ValueError("the corpus has no examples")
@@ -231,8 +242,11 @@ def prefetching(batches: DiffusionBatches, start: int, stop: int, workers: int, 
     if workers <= 0:
         return (batches.batch(step) for step in range(start, stop))
     loader = torch.utils.data.DataLoader(
-        StepBatches(batches, start, stop), batch_size=None, shuffle=False, num_workers=workers,
-        prefetch_factor=4, pin_memory=pin,
+        StepBatches(batches, start, stop),
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
+        prefetch_factor=4,
+        pin_memory=pin,
     )
     return iter(loader)
-

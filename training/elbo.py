@@ -51,8 +51,14 @@ def _noised(
 
 @torch.inference_mode()
 def elbo_bound(
-    lm: LoadedModel, examples: list[Encoded], special: SpecialIds, schedule: NoiseSchedule, cfg: DataConfig,
-    t_points: int = 8, seed: int = 0, progress: bool = True,
+    lm: LoadedModel,
+    examples: list[Encoded],
+    special: SpecialIds,
+    schedule: NoiseSchedule,
+    cfg: DataConfig,
+    t_points: int = 8,
+    seed: int = 0,
+    progress: bool = True,
 ) -> ElboResult:
     """Estimate the bound over ``examples`` (one sequence each, ``t_points`` stratified times per sequence)."""
     total, tokens = 0.0, 0

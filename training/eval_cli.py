@@ -38,25 +38,46 @@ from training.plots import maybe_plot, plot_quality_vs_steps
 
 def add_eval_parser(sub) -> None:
     p = sub.add_parser("eval", help="score a model (or a samples file) on HumanEval-infilling")
-    p.add_argument("--tasks", nargs="+", default=["single-line"],
-                   help=f"benchmarks: {', '.join(BENCHMARKS)} or .jsonl[.gz] paths (default: single-line)")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["single-line"],
+        help=f"benchmarks: {', '.join(BENCHMARKS)} or .jsonl[.gz] paths (default: single-line)",
+    )
     p.add_argument("--samples", type=Path, help="score this samples .jsonl instead of running a model")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N tasks of each benchmark")
     p.add_argument("--out", type=Path, default=Path("runs/eval"), help="directory for JSON reports and plots")
-    p.add_argument("--oracle-length", action=argparse.BooleanOptionalAction, default=False,
-                   help="also run with each hole's true token count as its budget")
-    p.add_argument("--steps-sweep", type=positive_ints, default=None,
-                   help="comma-separated step counts, e.g. 4,8,16,32")
-    p.add_argument("--multi-hole", action=argparse.BooleanOptionalAction, default=False,
-                   help="also score 2-3 hole variants, filled jointly and one hole at a time")
-    p.add_argument("--elbo-corpus", type=Path, default=None,
-                   help="also estimate the ELBO bound (nats/token, perplexity) on this corpus's val split")
+    p.add_argument(
+        "--oracle-length",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also run with each hole's true token count as its budget",
+    )
+    p.add_argument(
+        "--steps-sweep", type=positive_ints, default=None, help="comma-separated step counts, e.g. 4,8,16,32"
+    )
+    p.add_argument(
+        "--multi-hole",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also score 2-3 hole variants, filled jointly and one hole at a time",
+    )
+    p.add_argument(
+        "--elbo-corpus",
+        type=Path,
+        default=None,
+        help="also estimate the ELBO bound (nats/token, perplexity) on this corpus's val split",
+    )
     p.add_argument("--elbo-examples", type=positive_int, default=200, help="held-out sequences for the ELBO")
     p.add_argument("--batch-size", type=positive_int, default=8, help="tasks per denoising batch")
     p.add_argument("--workers", type=positive_int, default=2, help="parallel test executions")
     p.add_argument("--timeout", type=positive_float, default=5.0, help="seconds per test program")
-    p.add_argument("--card", action=argparse.BooleanOptionalAction, default=False,
-                   help="record the scores in the model directory (scores.json and the model card)")
+    p.add_argument(
+        "--card",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="record the scores in the model directory (scores.json and the model card)",
+    )
     add_model_arguments(p)
     add_denoise_arguments(p)
     p.set_defaults(func=run_eval, check=check_eval)
@@ -116,8 +137,9 @@ def _run_single(infiller: Infiller, tasks: list[InfillTask], options: FillOption
         opts = replace(options, end_probability=None) if lengths else options  # the length is known
         return fill_pairs(infiller, pairs, opts, args.seed, len(batch), progress=False, lengths=lengths)
 
-    return evaluate_tasks(tasks, fill, batch_size=args.batch_size, timeout_s=args.timeout, workers=args.workers,
-                          progress=True)
+    return evaluate_tasks(
+        tasks, fill, batch_size=args.batch_size, timeout_s=args.timeout, workers=args.workers, progress=True
+    )
 
 
 def _oracle(infiller: Infiller, reference: str) -> int:
@@ -157,8 +179,9 @@ def _run_multi_hole(infiller: Infiller, tasks: list[InfillTask], options: FillOp
 
     scores = {}
     for mode, fn in (("joint", joint), ("one-at-a-time", one_at_a_time)):
-        report = evaluate_multi_hole(multi, fn, batch_size=args.batch_size, timeout_s=args.timeout,
-                                     workers=args.workers, progress=True)
+        report = evaluate_multi_hole(
+            multi, fn, batch_size=args.batch_size, timeout_s=args.timeout, workers=args.workers, progress=True
+        )
         key = f"multi-hole/{mode}"
         _write(report, args.out, key, model=str(infiller.lm.path), mode=mode)
         scores[key] = {**report.summary, "setting": mode, "tasks": len(multi)}
@@ -175,8 +198,9 @@ def _run_elbo(infiller: Infiller, args: argparse.Namespace) -> dict:
     lm = infiller.lm
     examples = [e for _, e in zip(range(args.elbo_examples), read_shards(args.elbo_corpus, "val"))]
     cfg = DataConfig(max_length=lm.max_length)
-    result = elbo_bound(lm, encode_examples(examples, lm.tokenizer), special_ids(lm.tokenizer), LinearSchedule(), cfg,
-                        seed=args.seed)
+    result = elbo_bound(
+        lm, encode_examples(examples, lm.tokenizer), special_ids(lm.tokenizer), LinearSchedule(), cfg, seed=args.seed
+    )
     summary = {**result.to_dict(), "setting": "held-out val split, linear schedule", "tasks": result.sequences}
     (args.out / "elbo.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
@@ -191,8 +215,9 @@ def _score_samples(args: argparse.Namespace) -> int:
     samples = load_samples(args.samples)
     name = args.tasks[0]
     tasks = load_tasks(resolve_benchmark(name), args.limit)
-    report = evaluate_samples(tasks, samples, strict=args.limit is None, timeout_s=args.timeout,
-                              workers=args.workers, progress=True)
+    report = evaluate_samples(
+        tasks, samples, strict=args.limit is None, timeout_s=args.timeout, workers=args.workers, progress=True
+    )
     key = f"{_short_name(name)}/samples"
     _write(report, args.out, key, samples=str(args.samples))
     _finish({key: {**report.summary, "setting": "samples", "tasks": len(report.records)}}, args, None)

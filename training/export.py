@@ -40,8 +40,11 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32", shard: str
         data = json.loads(state.read_text())
         data.get("extra", {}).pop("optimizer", None)
         state.write_text(json.dumps(data, indent=1))
-    corpus = Path(json.loads((checkpoint / CONFIG_FILE).read_text()).get("corpus", "")) if (
-        checkpoint / CONFIG_FILE).is_file() else None
+    corpus = (
+        Path(json.loads((checkpoint / CONFIG_FILE).read_text()).get("corpus", ""))
+        if (checkpoint / CONFIG_FILE).is_file()
+        else None
+    )
     for name in CORPUS_FILES:  # the card names the corpus's sources and licenses even without the corpus
         if corpus is not None and (corpus / name).is_file():
             shutil.copy2(corpus / name, tmp / f"corpus_{name}")

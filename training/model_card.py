@@ -69,8 +69,13 @@ def _data_section(corpus: Path | None, model_dir: Path | None = None) -> list[st
     sources = _sources(stats, licenses)
     if sources:
         lines += ["Sources: " + "; ".join(sources) + ".", ""]
-    for key, label in (("files_kept", "files kept"), ("bytes_kept", "bytes"), ("chunks", "examples (chunks)"),
-                       ("spans", "spans"), ("estimated_tokens_examples", "tokens (estimate: bytes / 3.5)")):
+    for key, label in (
+        ("files_kept", "files kept"),
+        ("bytes_kept", "bytes"),
+        ("chunks", "examples (chunks)"),
+        ("spans", "spans"),
+        ("estimated_tokens_examples", "tokens (estimate: bytes / 3.5)"),
+    ):
         if key in stats:
             lines.append(f"- {label}: {stats[key]:,}")
     kept = licenses.get("kept", {})
@@ -96,12 +101,16 @@ def render_card(
     m = config.get("model", {})
     hardware = state.get("extra", {}).get("hardware", "unrecorded hardware")
     architecture = (
-        f"- initialised from {config['init']}" if config.get("init") else
-        f"- ModernBERT encoder: hidden {m.get('hidden')}, layers {m.get('layers')}, heads {m.get('heads')}, "
+        f"- initialised from {config['init']}"
+        if config.get("init")
+        else f"- ModernBERT encoder: hidden {m.get('hidden')}, layers {m.get('layers')}, heads {m.get('heads')}, "
         f"FFN {m.get('intermediate')}, window {m.get('max_length')} tokens"
     )
-    timing = "time-conditioned (learned time embedding)" if config.get("time_conditioning") else \
-        "time-agnostic (no time input)"
+    timing = (
+        "time-conditioned (learned time embedding)"
+        if config.get("time_conditioning")
+        else "time-agnostic (no time input)"
+    )
     lines = [
         "# diffill masked-diffusion code model",
         "",
@@ -134,8 +143,13 @@ def card_for(checkpoint: Path) -> str:
     config = _read_json(checkpoint / CONFIG_FILE)
     if not config:
         raise FileNotFoundError(f"{checkpoint} has no {CONFIG_FILE}; was it written by diffill-train train?")
-    return render_card(config, _read_json(checkpoint / STATE_FILE), count_weights(checkpoint),
-                       _read_json(checkpoint / SCORES_FILE), checkpoint)
+    return render_card(
+        config,
+        _read_json(checkpoint / STATE_FILE),
+        count_weights(checkpoint),
+        _read_json(checkpoint / SCORES_FILE),
+        checkpoint,
+    )
 
 
 def scores_section(scores: dict) -> list[str]:
@@ -146,8 +160,10 @@ def scores_section(scores: dict) -> list[str]:
     lines.append("|---|---|---|---|---|---|")
     for name, s in scores.items():
         if "elbo_nats_per_token" in s:
-            lines.append(f"| {name} | {s.get('setting', '')} | ELBO {s['elbo_nats_per_token']:.3f} nats/token, "
-                         f"perplexity <= {s['elbo_perplexity_bound']:.2f} | | | {s.get('tasks', '')} |")
+            lines.append(
+                f"| {name} | {s.get('setting', '')} | ELBO {s['elbo_nats_per_token']:.3f} nats/token, "
+                f"perplexity <= {s['elbo_perplexity_bound']:.2f} | | | {s.get('tasks', '')} |"
+            )
             continue
         lines.append(
             f"| {name} | {s.get('setting', '')} | {s.get('pass_at_1', 0):.1%} "

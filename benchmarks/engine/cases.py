@@ -62,22 +62,32 @@ def _cut(lines: list[str], rows: list[int]) -> tuple[str, list[int]]:
 def ghost(lines: list[str], infiller: Infiller) -> Case:
     row = _anchor(lines)
     text, (offset,) = _cut(lines, [row])
-    return Case("ghost", "single-line ghost text: one line hole (the line budget), single-line", text,
-                [Span(offset, offset)], single_line=True)
+    return Case(
+        "ghost",
+        "single-line ghost text: one line hole (the line budget), single-line",
+        text,
+        [Span(offset, offset)],
+        single_line=True,
+    )
 
 
 def hole128(lines: list[str], infiller: Infiller) -> Case:
     row = _anchor(lines)
     text, offsets = _cut(lines, list(range(row, row + 8)))
-    return Case("hole128", "a hole with a 128-token budget where 8 lines were", text,
-                [Span(offsets[0], offsets[0], length=128)])
+    return Case(
+        "hole128", "a hole with a 128-token budget where 8 lines were", text, [Span(offsets[0], offsets[0], length=128)]
+    )
 
 
 def three_holes(lines: list[str], infiller: Infiller) -> Case:
     row = _anchor(lines)
     text, offsets = _cut(lines, [row - 5, row, row + 5])
-    return Case("three-holes", "3 line holes (the line budget each) 5 lines apart, filled jointly", text,
-                [Span(o, o) for o in offsets])
+    return Case(
+        "three-holes",
+        "3 line holes (the line budget each) 5 lines apart, filled jointly",
+        text,
+        [Span(o, o) for o in offsets],
+    )
 
 
 def rewrite20(lines: list[str], infiller: Infiller) -> Case:

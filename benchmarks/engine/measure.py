@@ -68,7 +68,12 @@ def type_up_to(infiller: Infiller, text: str, spans: list[Span], options: FillOp
 
 
 def time_case(
-    infiller: Infiller, case: Case, options: FillOptions, reps: int, max_seconds: float, cell: Timing,
+    infiller: Infiller,
+    case: Case,
+    options: FillOptions,
+    reps: int,
+    max_seconds: float,
+    cell: Timing,
     warm: int = 0,
 ) -> Timing:
     """Fill ``case`` repeatedly with ``options``; fills ``cell`` in and returns it. ``warm`` N: each timed fill
@@ -124,6 +129,9 @@ def time_layout(infiller: Infiller, text: str, reps: int = 20) -> dict[str, floa
     n_tokens = len(infiller.lm.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
     whole_ms = 1000 * (time.perf_counter() - t0)
     return {
-        "lines": text.count("\n"), "chars": len(text), "tokens": n_tokens,
-        "layout_p50_ms": round(statistics.median(layout_ms), 2), "tokenize_whole_file_ms": round(whole_ms, 2),
+        "lines": text.count("\n"),
+        "chars": len(text),
+        "tokens": n_tokens,
+        "layout_p50_ms": round(statistics.median(layout_ms), 2),
+        "tokenize_whole_file_ms": round(whole_ms, 2),
     }

@@ -45,8 +45,13 @@ def main() -> int:
     for variant in variants:
         q = quality.score(infiller, tasks, variant.apply(base), args.batch_size, warm=variant.warm)
         record = {
-            "variant": variant.name, "dtype": args.dtype, "tasks": len(tasks), "pass_at_1": q["pass_at_1"],
-            "exact_match": q["exact_match"], "parse_rate": q["parse_rate"], "seconds": q["seconds"],
+            "variant": variant.name,
+            "dtype": args.dtype,
+            "tasks": len(tasks),
+            "pass_at_1": q["pass_at_1"],
+            "exact_match": q["exact_match"],
+            "parse_rate": q["parse_rate"],
+            "seconds": q["seconds"],
             "commit": _commit(),
         }
         print(json.dumps(record), flush=True)

@@ -31,8 +31,14 @@ def speedups(latency: list[dict], reference: str = "plain") -> list[dict[str, An
             continue
         ref = _cell(latency, row["case"], row["context"], reference)
         if ref is not None and row["p50_ms"] > 0:
-            out.append({"case": row["case"], "context": row["context"], "variant": row["variant"],
-                        "ratio_p50": round(ref["p50_ms"] / row["p50_ms"], 2)})
+            out.append(
+                {
+                    "case": row["case"],
+                    "context": row["context"],
+                    "variant": row["variant"],
+                    "ratio_p50": round(ref["p50_ms"] / row["p50_ms"], 2),
+                }
+            )
     return out
 
 
@@ -57,8 +63,9 @@ def check_targets(record: dict[str, Any]) -> dict[str, Any]:
     if holes:
         out["three_holes_p50_ms"] = _verdict(holes["p50_ms"], TARGETS["three_holes_p50_ms"], lower=True)
     if ghost and plain:
-        out["ghost_speedup_vs_plain"] = _verdict(round(plain["p50_ms"] / ghost["p50_ms"], 2),
-                                                 TARGETS["speedup_vs_plain"], lower=False)
+        out["ghost_speedup_vs_plain"] = _verdict(
+            round(plain["p50_ms"] / ghost["p50_ms"], 2), TARGETS["speedup_vs_plain"], lower=False
+        )
     if FAST in quality and "plain" in quality:
         drop = round(quality["plain"]["pass_at_1"] - quality[FAST]["pass_at_1"], 4)
         out["pass_at_1_drop_vs_plain"] = _verdict(drop, TARGETS["pass_at_1_drop"], lower=True)
@@ -75,8 +82,9 @@ def _typing_targets(latency: list[dict], quality: dict, context: int | None, pla
     out: dict[str, Any] = {"typing_variant": warm}
     out["ghost_typing_p50_ms"] = _verdict(typing["p50_ms"], TARGETS["ghost_p50_ms"], lower=True)
     if plain:
-        out["ghost_typing_speedup_vs_plain"] = _verdict(round(plain["p50_ms"] / typing["p50_ms"], 2),
-                                                        TARGETS["speedup_vs_plain"], lower=False)
+        out["ghost_typing_speedup_vs_plain"] = _verdict(
+            round(plain["p50_ms"] / typing["p50_ms"], 2), TARGETS["speedup_vs_plain"], lower=False
+        )
     if warm in quality and "plain" in quality:
         drop = round(quality["plain"]["pass_at_1"] - quality[warm]["pass_at_1"], 4)
         out["pass_at_1_drop_typing_vs_plain"] = _verdict(drop, TARGETS["pass_at_1_drop"], lower=True)
@@ -95,20 +103,28 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 def markdown(record: dict[str, Any]) -> str:
     """Tables: latency per case and context, quality per variant, targets."""
-    lines = [f"# diffill bench: {record['hardware']}", "",
-             f"model `{record['model']['path']}` ({record['model']['params']:,} parameters, window "
-             f"{record['model']['max_length']}), {record['dtype']}, {record['threads']} torch thread(s), "
-             f"attention `{record['attention']}`", ""]
+    lines = [
+        f"# diffill bench: {record['hardware']}",
+        "",
+        f"model `{record['model']['path']}` ({record['model']['params']:,} parameters, window "
+        f"{record['model']['max_length']}), {record['dtype']}, {record['threads']} torch thread(s), "
+        f"attention `{record['attention']}`",
+        "",
+    ]
     for c in record["contexts"]:
         if c["capped"]:
             lines.append(f"context {c['requested']} is capped at the model's window: {c['used']} tokens")
     ratios = {(r["case"], r["context"], r["variant"]): r["ratio_p50"] for r in record["speedup"]}
-    lines += ["", "| case | context | variant | tokens | masked | steps | p50 ms | p95 ms | tokens/s | x plain |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| case | context | variant | tokens | masked | steps | p50 ms | p95 ms | tokens/s | x plain |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in record["latency"]:
         if "p50_ms" not in row:
-            lines.append(f"| {row['case']} | {row['context']} | {row['variant']} | skipped: {row.get('skipped')} "
-                         "| | | | | | |")
+            lines.append(
+                f"| {row['case']} | {row['context']} | {row['variant']} | skipped: {row.get('skipped')} | | | | | | |"
+            )
             continue
         ratio = ratios.get((row["case"], row["context"], row["variant"]))
         lines.append(
@@ -119,19 +135,27 @@ def markdown(record: dict[str, Any]) -> str:
     lines += _quality_table(record.get("quality", {})) + _targets_lines(record.get("targets", {}))
     layout = record.get("layout")
     if layout:
-        lines += ["", f"Layout of a {layout['lines']:,}-line file ({layout['tokens']:,} tokens): "
-                  f"p50 {layout['layout_p50_ms']} ms (tokenising all of it: {layout['tokenize_whole_file_ms']} ms)"]
+        lines += [
+            "",
+            f"Layout of a {layout['lines']:,}-line file ({layout['tokens']:,} tokens): "
+            f"p50 {layout['layout_p50_ms']} ms (tokenising all of it: {layout['tokenize_whole_file_ms']} ms)",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _quality_table(quality: dict[str, Any]) -> list[str]:
     if not quality:
         return []
-    lines = ["", "| variant | tasks | pass@1 | exact match | parses | same as plain | fill s/task |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "| variant | tasks | pass@1 | exact match | parses | same as plain | fill s/task |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, q in quality.items():
-        lines.append(f"| {name} | {q['tasks']} | {q['pass_at_1']:.3f} | {q['exact_match']:.3f} | "
-                     f"{q['parse_rate']:.3f} | {_fmt(q.get('same_as_plain'), 3)} | {q['fill_s_per_task']:.3f} |")
+        lines.append(
+            f"| {name} | {q['tasks']} | {q['pass_at_1']:.3f} | {q['exact_match']:.3f} | "
+            f"{q['parse_rate']:.3f} | {_fmt(q.get('same_as_plain'), 3)} | {q['fill_s_per_task']:.3f} |"
+        )
     return lines
 
 
@@ -182,8 +206,14 @@ def plot_latency_vs_context(record: dict[str, Any], path: Path) -> Path:
             rows.sort(key=lambda r: r["width"])
             if rows:
                 style = {"linewidth": 2.5} if variant in ("plain", FAST) else {"linewidth": 1, "alpha": 0.8}
-                ax.plot([r["width"] for r in rows], [r["p50_ms"] for r in rows], marker="o", label=variant,
-                        color=colours(k % 20), **style)
+                ax.plot(
+                    [r["width"] for r in rows],
+                    [r["p50_ms"] for r in rows],
+                    marker="o",
+                    label=variant,
+                    color=colours(k % 20),
+                    **style,
+                )
         ax.set_title(case)
         ax.set_xlabel("tokens in the sequence")
         ax.set_ylabel("p50 latency (ms)")
@@ -196,8 +226,12 @@ def plot_latency_vs_context(record: dict[str, Any], path: Path) -> Path:
     return path
 
 
-QUALITY_SERIES = (("pass_at_1", "pass@1", "o"), ("exact_match", "exact match", "x"),
-                  ("parse_rate", "parses", "s"), ("same_as_plain", "same as plain", "^"))
+QUALITY_SERIES = (
+    ("pass_at_1", "pass@1", "o"),
+    ("exact_match", "exact match", "x"),
+    ("parse_rate", "parses", "s"),
+    ("same_as_plain", "same as plain", "^"),
+)
 
 
 def plot_quality_vs_latency(record: dict[str, Any], path: Path, case: str = "ghost") -> Path | None:
@@ -216,8 +250,9 @@ def plot_quality_vs_latency(record: dict[str, Any], path: Path, case: str = "gho
     for key, label, marker in QUALITY_SERIES:
         ax.scatter([p[1] for p in points], [p[2].get(key, 0.0) for p in points], marker=marker, label=label)
     for name, ms, q in points:
-        ax.annotate(name, (ms, q.get("same_as_plain", 0.0)), fontsize=6, xytext=(3, 3), textcoords="offset points",
-                    rotation=20)
+        ax.annotate(
+            name, (ms, q.get("same_as_plain", 0.0)), fontsize=6, xytext=(3, 3), textcoords="offset points", rotation=20
+        )
     ax.set_xscale("log")
     ax.set_xlabel(f"{case} p50 latency at context {context} (ms)")
     ax.set_ylabel(f"HumanEval single-line, {points[0][2]['tasks']} tasks")

@@ -64,7 +64,12 @@ def base_options(syntax_check: bool = False) -> FillOptions:
 
 
 def _latency(
-    infiller: Infiller, cases: list, ctx: list[dict], variants: list[Variant], reps: int, max_seconds: float,
+    infiller: Infiller,
+    cases: list,
+    ctx: list[dict],
+    variants: list[Variant],
+    reps: int,
+    max_seconds: float,
     base: FillOptions,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
@@ -90,8 +95,11 @@ def _print_row(row: dict[str, Any]) -> None:
     if "p50_ms" not in row:
         print(f"{row['case']:<12} {row['context']:>5} {row['variant']:<40} skipped: {row['skipped']}", file=sys.stderr)
         return
-    print(f"{row['case']:<12} {row['context']:>5} {row['variant']:<40} p50 {row['p50_ms']:8.1f} ms  "
-          f"p95 {row['p95_ms']:8.1f} ms  steps {row['steps']:6.1f}  n={row['reps']}", file=sys.stderr)
+    print(
+        f"{row['case']:<12} {row['context']:>5} {row['variant']:<40} p50 {row['p50_ms']:8.1f} ms  "
+        f"p95 {row['p95_ms']:8.1f} ms  steps {row['steps']:6.1f}  n={row['reps']}",
+        file=sys.stderr,
+    )
 
 
 def _quality(
@@ -104,8 +112,10 @@ def _quality(
     for variant in variants:
         out[variant.name] = quality.score(infiller, tasks, variant.apply(base), batch_size, warm=variant.warm)
         q = out[variant.name]
-        print(f"quality {variant.name:<40} pass@1 {q['pass_at_1']:.3f}  exact {q['exact_match']:.3f}  "
-              f"({q['seconds']} s)", file=sys.stderr)
+        print(
+            f"quality {variant.name:<40} pass@1 {q['pass_at_1']:.3f}  exact {q['exact_match']:.3f}  ({q['seconds']} s)",
+            file=sys.stderr,
+        )
     plain = next((out[v.name]["completions"] for v in variants if v.plain), [])
     for q in out.values():
         q["same_as_plain"] = quality.agreement(q["completions"], plain)
@@ -148,20 +158,32 @@ def run_bench(args: argparse.Namespace) -> int:
     cases = build_cases(case_names, infiller)
     started = time.perf_counter()
     record: dict[str, Any] = {
-        "schema": 1, "hardware": describe_device(lm.device), "device": str(lm.device),
+        "schema": 1,
+        "hardware": describe_device(lm.device),
+        "device": str(lm.device),
         "dtype": "int8" if lm.quantized else str(lm.dtype),
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": transformers.__version__,
-        "attention": getattr(lm.model.config, "_attn_implementation", None), "buckets": list(lm.buckets),
-        "compile": args.compile, "model": _model_info(lm), "quick": args.quick,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": source_path().name,
-        "contexts": ctx, "cases": {c.name: c.description for c in cases},
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "attention": getattr(lm.model.config, "_attn_implementation", None),
+        "buckets": list(lm.buckets),
+        "compile": args.compile,
+        "model": _model_info(lm),
+        "quick": args.quick,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": source_path().name,
+        "contexts": ctx,
+        "cases": {c.name: c.description for c in cases},
         "load_average_at_start": [round(v, 2) for v in os.getloadavg()],  # other work on the machine
     }
     base = base_options(args.syntax_check)
     record["variants"] = {v.name: v.describe(base) for v in variants}
     reps = 2 if args.quick else args.reps
-    record["base_options"] = {"line_length": base.line_length, "inline_length": base.inline_length,
-                              "syntax_check": base.syntax_check is not None}
+    record["base_options"] = {
+        "line_length": base.line_length,
+        "inline_length": base.inline_length,
+        "syntax_check": base.syntax_check is not None,
+    }
     record["latency"] = _latency(infiller, cases, ctx, variants, reps, 1.0 if args.quick else args.max_seconds, base)
     record["speedup"] = report.speedups(record["latency"])
     record["quality"] = _quality(infiller, variants, tasks, args.batch_size, base)
@@ -185,4 +207,3 @@ def _write(record: dict[str, Any], completions: dict[str, list[str]], args: argp
     report.plot_quality_vs_latency(record, out / "quality_vs_latency.png")
     sys.stdout.write(summary)
     print(f"written {out / 'bench.json'}", file=sys.stderr)
-

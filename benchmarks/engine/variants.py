@@ -25,9 +25,18 @@ from diffill.infill import FillOptions
 
 PLAIN_STEPS = 1 << 16  # more steps than any window has masks: the loop commits one token per step
 DEFAULT_SWEEP = (
-    "plain", "baseline", "steps=8", "steps=32", "threshold=0.5", "threshold=0.9",
-    "cache=16", "cache=4,neighbours=8", "steps=32,cache=16,neighbours=8", "order=left-to-right",
-    "default", "default,syntax=1",
+    "plain",
+    "baseline",
+    "steps=8",
+    "steps=32",
+    "threshold=0.5",
+    "threshold=0.9",
+    "cache=16",
+    "cache=4,neighbours=8",
+    "steps=32,cache=16,neighbours=8",
+    "order=left-to-right",
+    "default",
+    "default,syntax=1",
 )
 
 
@@ -77,8 +86,9 @@ class Variant:
                 base = replace(base, cache=replace(base.cache, neighbours=self.neighbours))
             return replace(base, window=window)
         order = UnmaskOrder(self.order) if self.order else base.denoise.order
-        denoise = replace(base.denoise, steps=self.steps or DenoiseConfig().steps, threshold=self.threshold,
-                          order=order)
+        denoise = replace(
+            base.denoise, steps=self.steps or DenoiseConfig().steps, threshold=self.threshold, order=order
+        )
         cache = CacheConfig(self.cache, self.neighbours or 0, reuse=self.warm > 0)
         return replace(base, denoise=denoise, cache=cache, window=window)
 
@@ -100,9 +110,16 @@ class Variant:
 
 
 _KEYS = {
-    "steps": int, "threshold": float, "cache": int, "neighbours": int, "window": int, "order": str,
-    "syntax": lambda v: bool(int(v)), "parallel": lambda v: bool(int(v)),
-    "warm": int, "end": float,
+    "steps": int,
+    "threshold": float,
+    "cache": int,
+    "neighbours": int,
+    "window": int,
+    "order": str,
+    "syntax": lambda v: bool(int(v)),
+    "parallel": lambda v: bool(int(v)),
+    "warm": int,
+    "end": float,
 }
 # the keys that may follow the ``default`` preset
 WITH_DEFAULT = ("steps", "threshold", "neighbours", "window", "syntax", "parallel", "warm", "end")
@@ -128,8 +145,10 @@ def parse_variant(spec: str) -> Variant:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in _KEYS or (values.get("current") and key not in WITH_DEFAULT):
-            raise VariantError(f"bad variant {spec!r}: use plain, baseline, default and {', '.join(_KEYS)}=VALUE "
-                               f"(only {', '.join(WITH_DEFAULT)} with default)")
+            raise VariantError(
+                f"bad variant {spec!r}: use plain, baseline, default and {', '.join(_KEYS)}=VALUE "
+                f"(only {', '.join(WITH_DEFAULT)} with default)"
+            )
         try:
             values[key] = _KEYS[key](value)
         except ValueError as exc:

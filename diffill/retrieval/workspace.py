@@ -36,8 +36,9 @@ def index_workspace(
                 index.set_file(str(path), text)
             bar.update(1)
     if index.left_out:
-        log.warning("%d file(s) of %s left out of the index (over %d bytes)", len(index.left_out), root,
-                    index.max_bytes)
+        log.warning(
+            "%d file(s) of %s left out of the index (over %d bytes)", len(index.left_out), root, index.max_bytes
+        )
     return index
 
 
@@ -53,7 +54,12 @@ class Workspace:
         return cls(root, index_workspace(root, exclude=exclude, progress=progress))
 
     def context(
-        self, text: str, cursor: int, budget: int, count: Callable[[str], int], path: Path | None = None,
+        self,
+        text: str,
+        cursor: int,
+        budget: int,
+        count: Callable[[str], int],
+        path: Path | None = None,
         recent: Collection[str] = (),
     ) -> str:
         """Context for a fill at ``cursor``; the window decides how much of it fits (``diffill.window``)."""

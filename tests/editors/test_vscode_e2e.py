@@ -56,8 +56,13 @@ def package(out: Path) -> Path:
     """Build and package the extension as it is in the working tree."""
     vsix = out / "diffill.vsix"
     proc = subprocess.run(
-        ["npm", "run", "package", "--", "--out", str(vsix)], cwd=EXTENSION, env=node_env(), capture_output=True,
-        text=True, timeout=300, stdin=subprocess.DEVNULL,
+        ["npm", "run", "package", "--", "--out", str(vsix)],
+        cwd=EXTENSION,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0 and vsix.exists(), f"npm run package failed:\n{proc.stdout}\n{proc.stderr}"
     return vsix
@@ -84,8 +89,12 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "CHROMIUM": str(CHROMIUM),
     }
     proc = subprocess.run(
-        [str(NODE24), str(EXTENSION / "e2e" / "run.mjs")], env=env, capture_output=True, text=True,
-        timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL,
+        [str(NODE24), str(EXTENSION / "e2e" / "run.mjs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
     )
     if not report_path.exists():
         pytest.fail(f"the e2e driver wrote no report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

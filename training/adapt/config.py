@@ -34,8 +34,9 @@ class AdaptConfig:
     lora_rank: int = 16
     lora_alpha: float = 32.0
     holdout: float = 0.1  # share of the workspace's files held out to decide when to stop
-    eval_every: int = 40  # steps between held-out evaluations
-    eval_sequences: int = 64  # held-out sequences per evaluation
+    eval_every: int = 40  # steps between held-out evaluations (at least five evaluations a run on a slow machine:
+    # one also comes once a fifth of the time budget passed since the last)
+    eval_sequences: int = 32  # held-out sequences per evaluation
     patience: int = 3  # evaluations without improvement before stopping
     replay: float = 0.0  # share of each batch drawn from the base model's kind of code (the standard library)
     replay_files: int = 200  # standard-library files sampled for replay

@@ -209,6 +209,7 @@ def _train(
     limit = cfg.minutes * 60
     folder = state_folder(cfg.out)
     last_save = time.perf_counter()
+    last_eval = state.seconds
     net.train()
     while state.seconds < limit and (cfg.max_steps is None or state.step < cfg.max_steps):
         if heldout and state.since_best >= cfg.patience:
@@ -228,7 +229,9 @@ def _train(
         state.tokens += int(batch["attention_mask"].sum())
         state.losses.append((state.step, round(float(loss.detach()), 4)))
         heldout_loss = None
-        if heldout and state.step % cfg.eval_every == 0:
+        due = state.step % cfg.eval_every == 0 or state.seconds - last_eval >= limit / 5
+        if heldout and due:
+            last_eval = state.seconds
             heldout_loss = _heldout_loss(net, heldout, cfg.bf16)
             state.seconds += time.perf_counter() - started
             started = time.perf_counter()
