@@ -150,3 +150,25 @@ def test_the_command_prints_no_traceback() -> None:
     assert proc.stderr.splitlines() == [
         "diffill-train train: error: argument --checkpoint-every: must be a positive whole number, got '0'"
     ]
+
+
+def test_eval_refuses_to_run_model_code_without_a_sandbox(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import os
+
+    tasks = Path(__file__).parent / "fixtures" / "eval" / "single-line.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "training.cli",
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--tasks",
+        str(tasks),
+        "--out",
+        str(tmp_path / "eval"),
+    ]
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2 and "--allow-unsandboxed" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr

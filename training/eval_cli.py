@@ -73,6 +73,13 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--workers", type=positive_int, default=2, help="parallel test executions")
     p.add_argument("--timeout", type=positive_float, default=5.0, help="seconds per test program")
     p.add_argument(
+        "--allow-unsandboxed",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run generated programs even where no bubblewrap sandbox works (they can then reach your "
+        "files and network)",
+    )
+    p.add_argument(
         "--card",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -84,10 +91,15 @@ def add_eval_parser(sub) -> None:
 
 
 def check_eval(args: argparse.Namespace) -> str | None:
-    """The denoising and length flags (shared with ``diffill fill``), checked before a model loads."""
+    """The denoising and length flags (shared with ``diffill fill``) and the sandbox, checked before a model
+    loads."""
+    from training.execution import use_sandbox
+    from training.sandbox import SandboxUnavailable
+
     try:
         fill_options(args)
-    except DiffillError as exc:
+        use_sandbox(args.allow_unsandboxed, warn=False)
+    except (DiffillError, SandboxUnavailable) as exc:
         return str(exc)
     return None
 
@@ -138,7 +150,13 @@ def _run_single(infiller: Infiller, tasks: list[InfillTask], options: FillOption
         return fill_pairs(infiller, pairs, opts, args.seed, len(batch), progress=False, lengths=lengths)
 
     return evaluate_tasks(
-        tasks, fill, batch_size=args.batch_size, timeout_s=args.timeout, workers=args.workers, progress=True
+        tasks,
+        fill,
+        batch_size=args.batch_size,
+        timeout_s=args.timeout,
+        workers=args.workers,
+        progress=True,
+        allow_unsandboxed=args.allow_unsandboxed,
     )
 
 
@@ -180,7 +198,13 @@ def _run_multi_hole(infiller: Infiller, tasks: list[InfillTask], options: FillOp
     scores = {}
     for mode, fn in (("joint", joint), ("one-at-a-time", one_at_a_time)):
         report = evaluate_multi_hole(
-            multi, fn, batch_size=args.batch_size, timeout_s=args.timeout, workers=args.workers, progress=True
+            multi,
+            fn,
+            batch_size=args.batch_size,
+            timeout_s=args.timeout,
+            workers=args.workers,
+            progress=True,
+            allow_unsandboxed=args.allow_unsandboxed,
         )
         key = f"multi-hole/{mode}"
         _write(report, args.out, key, model=str(infiller.lm.path), mode=mode)
@@ -216,7 +240,13 @@ def _score_samples(args: argparse.Namespace) -> int:
     name = args.tasks[0]
     tasks = load_tasks(resolve_benchmark(name), args.limit)
     report = evaluate_samples(
-        tasks, samples, strict=args.limit is None, timeout_s=args.timeout, workers=args.workers, progress=True
+        tasks,
+        samples,
+        strict=args.limit is None,
+        timeout_s=args.timeout,
+        workers=args.workers,
+        progress=True,
+        allow_unsandboxed=args.allow_unsandboxed,
     )
     key = f"{_short_name(name)}/samples"
     _write(report, args.out, key, samples=str(args.samples))
