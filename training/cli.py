@@ -97,6 +97,13 @@ def add_train_parser(sub) -> None:
     g.add_argument(
         "--context-noise", type=fraction, default=d.context_noise, help="share of sequences whose context is noised too"
     )
+    g.add_argument(
+        "--padding",
+        choices=["budget", "grows"],
+        default=d.padding,
+        help="end-of-middle padding: budget (says little of the middle's length; default) or grows (the bundled "
+        "model's: up to twice the middle)",
+    )
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch-size", type=positive_int, default=16)
     g.add_argument("--steps", type=positive_int, default=1000)
@@ -157,7 +164,12 @@ def train_config(args: argparse.Namespace):
             intermediate=args.intermediate,
             max_length=args.max_length,
         ),
-        data=DataConfig(max_length=args.max_length, max_middle=args.max_middle, context_noise=args.context_noise),
+        data=DataConfig(
+            max_length=args.max_length,
+            max_middle=args.max_middle,
+            context_noise=args.context_noise,
+            padding=args.padding,
+        ),
         schedule=args.schedule,
         time_conditioning=args.time_conditioning,
         loss_weighting=args.loss_weighting,

@@ -29,6 +29,7 @@ class DataConfig:
 
     max_length: int = 512
     max_middle: int = 128  # longest middle + end-of-middle padding, in tokens
+    padding: str = "budget"  # end-of-middle padding: "budget" (says little of the length) or "grows" (see below)
     context_noise: float = 0.3  # share of sequences whose context is noised as well
     t_min: float = 1e-3
 
@@ -97,7 +98,7 @@ def make_sequence(
     for piece, is_middle in zip(ex.pieces, ex.is_middle):
         if is_middle:
             piece = piece[: cfg.max_middle]
-            extra = middle_budget(len(piece), cfg.max_middle, rng) - len(piece)
+            extra = PADDINGS[cfg.padding](len(piece), cfg.max_middle, rng) - len(piece)
             piece = np.concatenate([piece, np.full(extra, special.eom, dtype=np.int32)])
         ids.append(piece)
         flags.append(np.full(len(piece), is_middle, dtype=bool))
@@ -128,6 +129,17 @@ def middle_budget(n: int, max_middle: int, rng: np.random.Generator) -> int:
         if fits:
             return fits[int(rng.integers(len(fits)))]
     return int(rng.integers(n, max_middle + 1))
+
+
+def growing_budget(n: int, max_middle: int, rng: np.random.Generator) -> int:
+    """The padding the bundled model was trained with: 10% none, else up to twice the middle's length (at
+    least 4 tokens), so the run's length says how long the middle is. Adapting that model with it keeps its
+    length estimate where it was."""
+    room = max_middle - n
+    return n if rng.random() < 0.1 else n + int(rng.integers(0, min(room, max(4, 2 * n)) + 1))
+
+
+PADDINGS = {"budget": middle_budget, "grows": growing_budget}
 
 
 def _crop(x0: np.ndarray, middle: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

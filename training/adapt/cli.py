@@ -78,6 +78,12 @@ def build_parser(prog: str = "diffill adapt") -> argparse.ArgumentParser:
         default=None,
         help="with --method full: train only the top N encoder layers and the head (faster steps)",
     )
+    p.add_argument(
+        "--padding",
+        choices=["budget", "grows"],
+        default=None,
+        help="end-of-middle padding of the objective (default: the base model's own)",
+    )
     p.add_argument("--lora-rank", type=positive(int), default=16, help="with --method lora: the adapters' rank")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's default)")
     p.add_argument(
@@ -151,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             context_noise=args.context_noise,
             lora_rank=args.lora_rank,
             train_layers=args.train_layers,
+            padding=args.padding,
         )
     except ValueError as exc:
         raise DiffillError(str(exc)) from exc

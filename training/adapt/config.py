@@ -42,6 +42,7 @@ class AdaptConfig:
     replay_files: int = 200  # standard-library files sampled for replay
     max_length: int = 512
     context_noise: float = 0.3  # share of sequences whose context is masked too (loss on more of each sequence)
+    padding: str | None = None  # end-of-middle padding (training.data.PADDINGS); None: the base model's own
     chunk_chars: int = 1600
     threads: int = 0  # torch CPU threads (0: torch's default)
     nice: int = 0  # raise the process's niceness by this much (the server uses 19)

@@ -29,7 +29,7 @@ from training.adapt.config import AdaptConfig, Method
 from training.adapt.corpus import Examples, replay_examples, workspace_examples
 from training.adapt.export import export_model
 from training.adapt.state import RunState, load_state, load_trainable, save_state, trainable
-from training.data import DataConfig, DiffusionBatches, encode_examples
+from training.data import PADDINGS, DataConfig, DiffusionBatches, encode_examples
 from training.modeling import SparseMLM, masked_loss
 from training.schedules import get_schedule
 from training.train import special_ids
@@ -98,6 +98,23 @@ def _model(base: Path, cfg: AdaptConfig) -> tuple[torch.nn.Module, torch.nn.Modu
     return wrapped, wrapped.base_model.model
 
 
+def base_padding(base: Path) -> str:
+    """The end-of-middle padding the base model learned with, so adapting it keeps its length estimate: its
+    training config's, or its own adaptation's; models trained before the setting existed used "grows"."""
+    import json
+
+    for name, keys in (("training_config.json", ("data", "padding")), ("adaptation.json", ("config", "padding"))):
+        try:
+            value = json.loads((base / name).read_text())
+            for key in keys:
+                value = value[key]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if value in PADDINGS:
+            return str(value)
+    return "grows"
+
+
 def freeze_below(model: torch.nn.Module, top: int) -> None:
     """Train only the top ``top`` encoder layers, the final norm and the head: the embeddings (tied to the
     output projection) and the layers below stay as they are, and backward stops at the lowest trained layer."""
@@ -142,7 +159,13 @@ def adapt(cfg: AdaptConfig, report: Report | None = None) -> Path:
         raise AdaptError(f"{cfg.workspace}: no usable Python files to learn from")
     tokenizer = AutoTokenizer.from_pretrained(base)
     special = special_ids(tokenizer)
-    data = DataConfig(max_length=min(cfg.max_length, tokenizer.model_max_length), context_noise=cfg.context_noise)
+    if cfg.padding is None:
+        cfg = replace(cfg, padding=base_padding(base))
+    data = DataConfig(
+        max_length=min(cfg.max_length, tokenizer.model_max_length),
+        context_noise=cfg.context_noise,
+        padding=cfg.padding,
+    )
     schedule = get_schedule("linear")
     batches = DiffusionBatches(
         encode_examples(_mix(examples, cfg), tokenizer), special, schedule, data, cfg.batch_size, cfg.seed
