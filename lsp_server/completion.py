@@ -1,18 +1,26 @@
 """Ghost text, before and after the engine: plan the span to fill, then turn a middle into an insert text.
 
 Planning follows the should-complete decision: the rest of a line is a zero-width span at the cursor; one
-line or a block on an empty line is a whole-line span over the line's whitespace (the way the model was
-trained: whole lines, indentation included); a block after ``def f():|`` is filled on a line opened below.
+line or a block on an empty line replaces that line, and a block after ``def f():|`` (or, invoked, the line
+after a complete one) goes on a line opened below. A whole line is filled the way the model was trained and
+the CLI fills a benchmark task: the engine sees the text before the line and the text from the next line on,
+with a hole at the start of a line between them (its middle is whole lines, indentation and line break
+included), not a hole followed by the old line's own line break.
 Post-processing keeps what the editor already shows before the cursor (its indentation), ends a block
 where the code dedents out of it, never repeats the text that follows, and drops empty results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
+from diffill.confidence import TokenSpan
 from diffill.holes import Span
 from lsp_server.should_complete import Decision, Mode
+
+SUFFIX_CHARS = 16_384  # of the text after the item, what post-processing compares it with (not a whole file)
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,7 @@ class Budgets:
 
     inline: int = 16
     line: int = 32
-    block: int = 96
+    block: int = 16
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ class Plan:
     """What the engine fills and where its result goes in the document."""
 
     mode: Mode
-    text: str  # what the engine sees: the document, or the document with a line opened at the cursor
+    text: str  # what the engine sees: the document, without the line to fill or with a line opened at the cursor
     span: Span  # in ``text``, with its token budget
     start: int  # the document range the item replaces
     end: int
@@ -74,19 +82,26 @@ def plan(text: str, offset: int, decision: Decision, budgets: Budgets) -> Plan |
         return Plan(mode, text, Span(offset, offset, length=budgets.inline), offset, offset, "", "", "")
     length = budgets.block if mode is Mode.BLOCK else budgets.line
     line_start, line_end = _line_bounds(text, offset)
-    if decision.open_line:  # "def f():|" -> fill a new line below; replace trailing blanks of the opener
-        virtual = text[:offset] + "\n" + text[line_end:]
-        span = Span(offset + 1, offset + 1, length=length)
+    after = _next_line_start(text, line_end)
+    if decision.open_line:  # "def f():|" -> fill a new line below; replace trailing blanks of the line
+        opened = text[:offset] + "\n" + text[after:]
         outer = _indent(text[line_start:offset])
-        return Plan(mode, virtual, span, offset, line_end, "", "\n", outer)
+        return Plan(mode, opened, Span(offset + 1, offset + 1, length=length), offset, line_end, "", "\n", outer)
     outer = _indent(_previous_code_line(text, line_start)) if mode is Mode.BLOCK else ""
-    span = Span(line_start, line_end, length=length)
-    return Plan(mode, text, span, line_start, line_end, text[line_start:offset], "", outer)
+    without = text[:line_start] + text[after:]
+    span = Span(line_start, line_start, length=length)
+    return Plan(mode, without, span, line_start, line_end, text[line_start:offset], "", outer)
+
+
+def _next_line_start(text: str, line_end: int) -> int:
+    """Where the line after the one ending at ``line_end`` starts (the text's end when there is none)."""
+    newline = text.find("\n", line_end)
+    return len(text) if newline < 0 else newline + 1
 
 
 def insert_text(plan: Plan, middle: str, document: str) -> str | None:
     """The item's insert text for the engine's ``middle``, or None when it adds nothing."""
-    suffix = document[plan.end :]
+    suffix = document[plan.end : plan.end + SUFFIX_CHARS]
     if plan.mode is Mode.LINE:
         return _finish_line(middle, suffix)
     lines = middle.rstrip().split("\n")
@@ -161,6 +176,24 @@ def _keep_typed_indent(lines: list[str], before: str) -> list[str]:
         if delta > 0 and not before.count("\t") and line.strip():
             line = " " * delta + line
         out.append(line)
+    return out
+
+
+def carry_spans(spans: Sequence[TokenSpan], middle: str, insert: str) -> list[TokenSpan]:
+    """Token ranges in ``middle`` (with their confidence) carried to ``insert``, the item's text made from it:
+    characters are matched between the two (a moved indentation, a cut tail or a lead line break keep the
+    rest aligned); a token none of whose characters is in ``insert`` is left out."""
+    if not spans or not insert:
+        return []
+    to_insert: dict[int, int] = {}
+    for block in SequenceMatcher(None, middle, insert, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            to_insert[block.a + k] = block.b + k
+    out: list[TokenSpan] = []
+    for start, end, conf in spans:
+        kept = [to_insert[i] for i in range(start, end) if i in to_insert]
+        if kept:
+            out.append((min(kept), max(kept) + 1, conf))
     return out
 
 

@@ -9,10 +9,10 @@ line past the end of the document is ``None``.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 
+import numpy as np
 from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import PositionCodec
@@ -20,24 +20,47 @@ from pygls.workspace.position_codec import PositionCodec
 _BREAK = re.compile(r"\r\n|\r|\n")
 
 
-class LineIndex:
-    """Line starts of one text, to convert offsets and positions both ways."""
+def line_starts(text: str) -> np.ndarray:
+    """(lines,) int64: where each line starts (after ``\\n``, ``\\r\\n`` or ``\\r``); vectorised when the text
+    holds no ``\\r`` (a 5 MB text in a few milliseconds)."""
+    if "\r" in text:
+        return np.array([0, *(m.end() for m in _BREAK.finditer(text))], dtype=np.int64)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # (chars,)
+    return np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(codes == 10) + 1])
 
-    def __init__(self, text: str, codec: PositionCodec | None = None) -> None:
+
+class LineIndex:
+    """Line starts of one text, to convert offsets and positions both ways. Immutable: an edit gives a new
+    index (``splice``) at the cost of the edit plus a shift of the line starts after it."""
+
+    def __init__(self, text: str, codec: PositionCodec | None = None, starts: np.ndarray | None = None) -> None:
         self.text = text
         self.codec = codec or PositionCodec()
-        self.starts = [0] + [m.end() for m in _BREAK.finditer(text)]
-        self.ends = [m.start() for m in _BREAK.finditer(text)] + [len(text)]  # line content ends
+        self.starts = starts if starts is not None else line_starts(text)  # (lines,) int64
 
     @classmethod
     def of(cls, doc: TextDocument) -> LineIndex:
-        return cls(doc.source, doc.position_codec)
+        """The document's index: kept up to date by a ``lsp_server.documents.Document``, built otherwise."""
+        kept = getattr(doc, "line_index", None)
+        return kept if isinstance(kept, LineIndex) else cls(doc.source, doc.position_codec)
+
+    @property
+    def ends(self) -> Sequence[int]:
+        """Where each line's content ends (before its line break)."""
+        return _LineEnds(self)
+
+    def line_end(self, line: int) -> int:
+        """Where the content of ``line`` ends (before its line break)."""
+        if line + 1 >= len(self.starts):
+            return len(self.text)
+        nxt = int(self.starts[line + 1])
+        return nxt - 2 if self.text.startswith("\r\n", nxt - 2) else nxt - 1
 
     def offset(self, position: types.Position) -> int | None:
         """Character offset of ``position``, or None when its line is outside the text."""
         if not 0 <= position.line < len(self.starts) or position.character < 0:
             return None
-        start, end = self.starts[position.line], self.ends[position.line]
+        start, end = int(self.starts[position.line]), self.line_end(position.line)
         units = 0
         for i in range(start, end):
             if units >= position.character:
@@ -48,9 +71,9 @@ class LineIndex:
     def position(self, offset: int) -> types.Position:
         """Position of a character offset (clamped to the text)."""
         offset = max(0, min(offset, len(self.text)))
-        line = bisect.bisect_right(self.starts, offset) - 1
-        start = self.starts[line]
-        column = min(offset, self.ends[line])  # an offset inside "\r\n" is the end of its line
+        line = self._line(offset)
+        start = int(self.starts[line])
+        column = min(offset, self.line_end(line))  # an offset inside "\r\n" is the end of its line
         return types.Position(line=line, character=self.codec.client_num_units(self.text[start:column]))
 
     def range(self, start: int, end: int) -> types.Range:
@@ -58,8 +81,45 @@ class LineIndex:
 
     def line_of(self, offset: int) -> tuple[int, int]:
         """(start, end) offsets of the content of the line holding ``offset``."""
-        line = bisect.bisect_right(self.starts, offset) - 1
-        return self.starts[line], self.ends[line]
+        line = self._line(offset)
+        return int(self.starts[line]), self.line_end(line)
+
+    def _line(self, offset: int) -> int:
+        return int(np.searchsorted(self.starts, offset, side="right")) - 1
+
+    def splice(self, start: int, end: int, new: str) -> LineIndex:
+        """The index of the text with ``text[start:end]`` replaced by ``new``.
+
+        Only the lines around the edit are scanned again, from the start of the line before it (a ``\\r``
+        there may pair with a ``\\n`` the edit brings) to the first line start past it; the starts after
+        that move by the change in length (one vector addition)."""
+        starts, text = self.starts, self.text
+        edited = text[:start] + new + text[end:]
+        first = max(0, int(np.searchsorted(starts, start, side="right")) - 2)
+        lo = int(starts[first])
+        after = int(np.searchsorted(starts, end + 1, side="left"))  # the first line start past the edit
+        delta = len(new) - (end - start)
+        hi = (int(starts[after]) if after < len(starts) else len(text)) + delta
+        rescanned = np.array([m.end() for m in _BREAK.finditer(edited, lo, hi)], dtype=np.int64)
+        moved = np.concatenate([starts[: first + 1], rescanned, starts[after + 1 :] + delta])
+        return LineIndex(edited, self.codec, moved)
+
+
+class _LineEnds(Sequence[int]):
+    """``LineIndex.ends`` without building the list."""
+
+    def __init__(self, index: LineIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index.starts)
+
+    def __getitem__(self, line):  # type: ignore[override]
+        if isinstance(line, slice):
+            return [self._index.line_end(i) for i in range(len(self))[line]]
+        if not -len(self) <= line < len(self):
+            raise IndexError(line)
+        return self._index.line_end(line % len(self))
 
 
 def text_edit(index: LineIndex, start: int, end: int, new_text: str) -> types.TextEdit:

@@ -79,7 +79,6 @@ async def test_a_rewrite_gets_the_notice_too_and_other_languages_none(client) ->
     assert notes not in client.diagnostics
 
 
-@pytest.mark.xfail(strict=True, reason="needs features/inline.py's didClose handler to call diagnostics.clear")
 @pytest.mark.asyncio(loop_scope="module")
 async def test_closing_the_document_clears_the_notice(client) -> None:
     uri = uri_for("broken-close.py")

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def client(tiny_model_dir: Path) -> AsyncIterator:
-    lsp = await start(tiny_model_dir, init={"diffill": {"steps": 4, "candidates": 3}})
+    lsp = await start(tiny_model_dir, init={"diffill": {"steps": 4, "candidates": 3, "minConfidence": 0.0}})
     await wait_state(lsp, "ready")
     yield lsp
     await stop(lsp)
@@ -47,7 +47,8 @@ async def test_capabilities_advertise_every_feature(client) -> None:
     caps = client.init_result.capabilities
     assert caps.inline_completion_provider is not None
     assert caps.code_action_provider.resolve_provider is True
-    assert {"diffill.fillHoles", "diffill.rewriteRange"} <= set(caps.execute_command_provider.commands)
+    commands = set(caps.execute_command_provider.commands)
+    assert {"diffill.fillHoles", "diffill.rewriteRange", "diffill.accepted"} <= commands
     assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
 
 
@@ -72,6 +73,43 @@ async def test_invoked_trigger_gives_distinct_candidates(client) -> None:
     items = await inline(client, uri, line, 4, invoked=True)
     texts = [i.insert_text for i in items]
     assert len(texts) >= 2 and len(set(texts)) == len(texts)
+
+
+async def test_each_item_says_how_sure_it_is_and_where_it_is_unsure(client) -> None:
+    uri = uri_for("accepted.py")
+    text = fixture_text("sample.py")
+    open_doc(client, uri, text)
+    line = text.split("\n").index("def perimeter(circle):") + 1
+    for invoked in (False, True):
+        for item in await inline(client, uri, line, 4, invoked=invoked):
+            assert item.command is not None and item.command.command == "diffill.accepted"
+            (accepted,) = item.command.arguments
+            assert accepted["uri"] == uri and 0.0 <= accepted["confidence"] <= 1.0
+            # a random model is unsure of every token (all below uncertainBelow 0.5): the code is marked
+            assert accepted["uncertain"]
+            for lo, hi in accepted["uncertain"]:
+                assert 0 <= lo < hi <= len(item.insert_text) and item.insert_text[lo:hi].strip()
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="diffill.accepted", arguments=[accepted])
+    )
+    assert result is None
+
+
+async def test_invoked_at_the_end_of_a_complete_line_suggests_the_next_line(client) -> None:
+    from lsp_server.should_complete import Mode, should_complete
+
+    text = "total = compute(values)\nprint(total)\n"
+    end = text.index("\n")
+    assert should_complete(text, end, "python", invoked=True).mode is Mode.SINGLE
+    assert should_complete(text, end, "python").mode is Mode.LINE  # automatic: the rest of the line, as before
+    assert should_complete("x = compute(a,\n", 14, "python", invoked=True).mode is Mode.LINE  # not complete
+    uri = uri_for("next-line.py")
+    open_doc(client, uri, text)
+    items = await inline(client, uri, 0, end, invoked=True)
+    assert items, "an invoked request at the end of a line answers"
+    for item in items:
+        assert item.insert_text.startswith("\n") and item.insert_text.strip()
+        assert item.range.start == item.range.end == types.Position(line=0, character=end)
 
 
 async def test_mid_line_completion_does_not_repeat_the_suffix(client) -> None:
@@ -136,7 +174,8 @@ async def test_code_actions_rewrite_only_the_selection(client) -> None:
     selection = types.Range(start=types.Position(line=row, character=8), end=types.Position(line=row + 1, character=0))
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), range=selection,
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=selection,
             context=types.CodeActionContext(diagnostics=[]),
         )
     )

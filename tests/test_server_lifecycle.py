@@ -31,7 +31,10 @@ pytestmark = pytest.mark.asyncio
 
 # With the slow model, a block or hole is 256 masks over 256 steps: seconds, long enough to be stopped
 # mid-way; a rest-of-line completion (4 masks) finishes quickly.
-SLOW = {"steps": 256, "multilineLength": 256, "lineLength": 256, "inlineLength": 4, "endProbability": 0}
+SLOW = {
+    "steps": 256, "multilineLength": 256, "lineLength": 256, "inlineLength": 4, "endProbability": 0,
+    "minConfidence": 0, "adaptiveDebounce": False,
+}  # a random model: no gate, no debounce
 FULL_RUN = 256
 BLOCK_TEXT = "def perimeter(circle):\n    \n\ntotal = perimeter(c) + \n"
 BLOCK_AT = (1, 4)  # the empty body: a block
@@ -66,7 +69,7 @@ async def test_invalid_settings_give_one_message_and_the_defaults(tiny_model_dir
 
 
 async def test_requests_before_the_model_is_ready_are_empty(tiny_model_dir: Path) -> None:
-    client = await start(tiny_model_dir)
+    client = await start(tiny_model_dir, init={"diffill": {"minConfidence": 0}})
     try:
         uri = uri_for("early.py")
         open_doc(client, uri, BLOCK_TEXT)
@@ -92,7 +95,7 @@ async def test_a_model_that_fails_to_load_is_reported_and_can_be_fixed(tiny_mode
         assert await inline(client, uri, *BLOCK_AT) == []
         result = await client.protocol.send_request_async("diffill/fill", {"textDocument": {"uri": uri}})
         assert result["edits"] == []
-        configure(client, {"model": str(tiny_model_dir)})
+        configure(client, {"model": str(tiny_model_dir), "minConfidence": 0})
         await wait_state(client, "ready")
         assert len(await inline(client, uri, *BLOCK_AT)) == 1
     finally:

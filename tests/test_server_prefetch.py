@@ -22,7 +22,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator:
     log = tmp_path_factory.mktemp("prefetch") / "server.log"
-    lsp = await start(tiny_model_dir, "--log-file", str(log), init={"diffill": {"steps": 4}})
+    lsp = await start(tiny_model_dir, "--log-file", str(log), init={"diffill": {"steps": 4, "minConfidence": 0.0}})
     await wait_state(lsp, "ready")
     yield lsp, log
     await stop(lsp)

@@ -9,8 +9,9 @@ background ticket: any other request cancels it, so it never delays real work by
 in. What it leaves serves the first request there twice over: the suggestion is remembered
 (``lsp_server/suggestions.py``), so a request at that place, or after typing its first characters, is
 answered at once; and a request after any other keystroke starts from its context states
-(``jobs.prefetch``). A cursor resting on a word (Normal mode) has nothing to complete; the end of its line
-is filled instead, where appending or opening a line below types next.
+(``jobs.prefetch``). A suggestion the confidence gate would not show automatically is not remembered. A
+cursor resting on a word (Normal mode) has nothing to complete; the end of its line is filled instead,
+where appending or opening a line below types next.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from diffill.errors import DiffillError
-from lsp_server.completion import dedupe, insert_text
+from lsp_server import gate
 from lsp_server.edits import LineIndex
-from lsp_server.features.inline import plan_at
+from lsp_server.features.inline import ghosts, plan_at, state_of
 from lsp_server.protocol import PREFETCH, PrefetchParams
 from lsp_server.timing import RequestTimer
 
@@ -58,7 +59,14 @@ async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
         log.debug("prefetch: nothing to complete (%s)", reason)
         return
     ticket = server.worker.ticket(("prefetch",), timer.name, background=True)
-    job = partial(jobs.prefetch, text=todo.text, span=todo.span, single_line=todo.single_line, settings=settings)
+    job = partial(
+        jobs.prefetch,
+        text=todo.text,
+        span=todo.span,
+        single_line=todo.single_line,
+        settings=settings,
+        context=server.repository_context(uri),
+    )
     try:
         middles = await server.worker.run(ticket, job)
     except DiffillError as exc:
@@ -72,5 +80,10 @@ async def prefetch(server: DiffillServer, params: PrefetchParams) -> None:
     if middles is None:
         timer.done("stopped", mode=todo.mode.value, steps=ticket.steps, warm=ticket.warm)
         return
-    server.suggestions.add(uri, text, todo.start, todo.end, dedupe([insert_text(todo, m, text) for m in middles]))
-    timer.done("ok", mode=todo.mode.value, steps=ticket.steps, warm=ticket.warm)
+    found = ghosts(todo, middles, text)
+    score = found[0].score if found else 0.0
+    keep = bool(found) and gate.shown(score, settings.min_confidence, invoked=False)
+    if keep:
+        server.suggestions.add(uri, text, todo.start, todo.end, [g.text for g in found])
+        state_of(server).shown[uri] = found
+    timer.done("ok", mode=todo.mode.value, steps=ticket.steps, warm=ticket.warm, gate=f"{score:.3f}", kept=keep)

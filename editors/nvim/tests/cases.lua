@@ -935,7 +935,8 @@ function M.setup(T)
   local model = vim.env.DIFFILL_NVIM_MODEL
   vim.cmd("runtime plugin/diffill.lua")
   T.check(vim.fn.exists(":DiffillFill") == 2, "plugin/diffill.lua did not define :DiffillFill")
-  T.setup_opts = { cmd = with_log_file(T, cmd), model = model ~= "" and model or nil, device = "cpu" }
+  -- min_confidence 0: the test model is random, so the confidence gate would hold back every ghost text
+  T.setup_opts = { cmd = with_log_file(T, cmd), model = model ~= "" and model or nil, device = "cpu", min_confidence = 0 }
   require("diffill").setup(T.setup_opts)
 end
 

@@ -52,7 +52,9 @@ M.server_options = {
   hole_marker = { "holeMarker", nonempty_line }, -- "???" by default
   temperature = { "temperature", num(0, 5) }, -- sampling temperature of invoked candidates
   candidates = { "candidates", int(1, 16) }, -- how many candidates an invoked request samples
-  debounce_ms = { "debounceMs", int(0, 5000) }, -- server-side wait before generating
+  debounce_ms = { "debounceMs", int(0, 5000) }, -- server-side wait before generating (the least, when adaptive)
+  adaptive_debounce = { "adaptiveDebounce", is_bool }, -- wait for a pause, from your typing speed
+  debounce_max_ms = { "debounceMaxMs", int(0, 5000) }, -- the longest adaptive wait
   light_strength = { "lightStrength", num(0, 1, true) }, -- strength of a light rewrite
   complete_in_comments = { "completeInComments", is_bool },
   complete_in_strings = { "completeInStrings", is_bool },
@@ -62,6 +64,7 @@ M.server_options = {
   uncertain_below = { "uncertainBelow", num(0, 1) }, -- mark tokens of fills/rewrites below this; 0: no marks
   preview = { "preview", is_bool }, -- draw fills and rewrites while they denoise (diffill/preview)
   adapt = { "adapt", one_of({ "off", "manual", "background" }) }, -- learning the workspace (:DiffillAdapt)
+  adapt_minutes = { "adaptMinutes", num(0, 240, true) }, -- training time of one adaptation
   context_tokens = { "contextTokens", int(0, 384) }, -- tokens of the workspace's own code put before a fill
 }
 
