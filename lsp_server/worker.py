@@ -93,8 +93,16 @@ def _load(model: str | None, device: str, dtype: str, threads: int, compile_mode
     lm = infiller.lm
     weights = "int8" if lm.quantized else str(lm.dtype).removeprefix("torch.")
     compiled = f", compiled ({compile_mode})" if lm.compiled else ""
-    log.info("model %s loaded on %s (%s%s) in %.1f s, warmed up (%d shape(s)) in %.2f s", lm.path, lm.device,
-             weights, compiled, loaded - started, shapes, time.perf_counter() - loaded)
+    log.info(
+        "model %s loaded on %s (%s%s) in %.1f s, warmed up (%d shape(s)) in %.2f s",
+        lm.path,
+        lm.device,
+        weights,
+        compiled,
+        loaded - started,
+        shapes,
+        time.perf_counter() - loaded,
+    )
     return infiller
 
 
@@ -235,4 +243,3 @@ class Worker:
 
 def _expected(exc: BaseException) -> bool:
     return isinstance(exc, DiffillError)
-

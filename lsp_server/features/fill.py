@@ -93,12 +93,22 @@ def _plan(
         if not holes:
             return None
         check = check_for(doc.language_id)  # fills are cut to their longest piece that parses
-        job = partial(jobs.fill_holes, text=text, settings=settings, seed=0, check=check)
+        context = server.repository_context(doc.uri)
+        job = partial(jobs.fill_holes, text=text, settings=settings, seed=0, check=check, context=context)
         return _Plan(job, holes, _title(text, len(holes), 0, 0, rewrite=False))
     start, end = index.offset(rng.start), index.offset(rng.end)
     if start is None or end is None or end <= start:
         return None
-    job = partial(jobs.rewrite, text=text, start=start, end=end, strength=strength, settings=settings, seed=0)
+    job = partial(
+        jobs.rewrite,
+        text=text,
+        start=start,
+        end=end,
+        strength=strength,
+        settings=settings,
+        seed=0,
+        context=server.repository_context(doc.uri),
+    )
     return _Plan(job, holes, _title(text, 0, start, end, rewrite=True))
 
 

@@ -16,7 +16,7 @@ from diffill.denoise import StepInfo
 from diffill.holes import Span, find_holes
 from diffill.infill import FillOptions, FillResult, Infiller
 from diffill.postprocess import RegionCheck
-from lsp_server.jobs.options import fill_options
+from lsp_server.jobs.options import ContextFn, context_for, fill_options
 from lsp_server.jobs.preview import SpanTracker
 from lsp_server.marks import Replacement
 from lsp_server.preview import SpanText
@@ -51,6 +51,7 @@ def fill_holes(
     on_step: OnStep | None,
     check: RegionCheck | None = None,
     preview: PreviewSink | None = None,
+    context: ContextFn | None = None,
 ) -> Edited | None:
     """Every hole of ``text`` filled jointly, one replacement each. The samples a syntax check draws when the
     greedy fill does not parse start from the greedy fill's context states."""
@@ -58,7 +59,8 @@ def fill_holes(
     if not spans:
         return Edited([], [])
     options = fill_options(settings, cap=infiller.span_cap, check=check, reuse=True)
-    result = _fill(infiller, ticket, text, spans, options, seed, on_step, preview)
+    ctx = context_for(context, infiller, text, spans[0].start)
+    result = _fill(infiller, ticket, text, spans, options, seed, on_step, preview, ctx)
     if result.stopped:
         return None
     replacements = [
@@ -79,6 +81,7 @@ def rewrite(
     seed: int,
     on_step: OnStep | None,
     preview: PreviewSink | None = None,
+    context: ContextFn | None = None,
 ) -> Edited | None:
     """``text[start:end]`` regenerated (strength 1) or partly re-masked and denoised (below 1), as one replacement.
 
@@ -88,7 +91,8 @@ def rewrite(
     """
     spans = infiller.rewrite_spans(text, start, end, strength)
     options = fill_options(settings, cap=infiller.span_cap)
-    result = _fill(infiller, ticket, text, spans, options, seed, on_step, preview)
+    ctx = context_for(context, infiller, text, start)
+    result = _fill(infiller, ticket, text, spans, options, seed, on_step, preview, ctx)
     if result.stopped:
         return None
     new = result.text[start : len(result.text) - (len(text) - end)]
@@ -106,10 +110,11 @@ def _fill(
     seed: int,
     on_step: OnStep | None,
     preview: PreviewSink | None,
+    context: str = "",
 ) -> FillResult:
     tracker = SpanTracker(infiller, text, spans, options) if preview is not None else None
     hook = _step_hook(on_step, tracker, preview)
-    return infiller.fill(text, spans, options, seed, ticket.should_stop, hook)
+    return infiller.fill(text, spans, options, seed, ticket.should_stop, hook, context)
 
 
 def _step_hook(on_step: OnStep | None, tracker: SpanTracker | None, preview: PreviewSink | None) -> OnStep | None:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from diffill.context_cache import CacheConfig
 from diffill.denoise import DenoiseConfig
-from diffill.infill import FillOptions
+from diffill.infill import FillOptions, Infiller
 from diffill.postprocess import RegionCheck
 from lsp_server.settings import Settings
 
+# (the engine, the text, where the fill starts) -> repository context for the window (``diffill.retrieval``)
+ContextFn = Callable[[Infiller, str, int], str]
+
+
+def context_for(context: ContextFn | None, infiller: Infiller, text: str, at: int) -> str:
+    return context(infiller, text, at) if context is not None else ""
+
 
 def fill_options(
-    settings: Settings, temperature: float = 0.0, single_line: bool = False, cap: int = 512,
-    check: RegionCheck | None = None, reuse: bool = False,
+    settings: Settings,
+    temperature: float = 0.0,
+    single_line: bool = False,
+    cap: int = 512,
+    check: RegionCheck | None = None,
+    reuse: bool = False,
 ) -> FillOptions:
     return FillOptions(
         syntax_check=check,
@@ -21,4 +34,5 @@ def fill_options(
         single_line=single_line,
         end_probability=settings.end_probability or None,
         cache=CacheConfig(reuse=reuse),
+        context_tokens=settings.context_tokens,
     )

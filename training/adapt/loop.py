@@ -158,6 +158,8 @@ def adapt(cfg: AdaptConfig, report: Report | None = None) -> Path:
     if not examples.train:
         raise AdaptError(f"{cfg.workspace}: no usable Python files to learn from")
     tokenizer = AutoTokenizer.from_pretrained(base)
+    window = tokenizer.model_max_length
+    tokenizer.model_max_length = 10**9  # chunks are tokenized whole, then cropped to the window (no warning)
     special = special_ids(tokenizer)
     if cfg.padding is None:
         cfg = replace(cfg, padding=base_padding(base))
@@ -195,6 +197,7 @@ def adapt(cfg: AdaptConfig, report: Report | None = None) -> Path:
     if best is not None:
         load_trainable(inner, best)
     meta = _meta(cfg, base, workspace, examples, state)
+    tokenizer.model_max_length = window
     out = export_model(saved, tokenizer, base, cfg.out, meta, merge=cfg.method is Method.LORA)
     shutil.rmtree(state_folder(cfg.out), ignore_errors=True)
     return out
