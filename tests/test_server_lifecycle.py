@@ -32,8 +32,13 @@ pytestmark = pytest.mark.asyncio
 # With the slow model, a block or hole is 256 masks over 256 steps: seconds, long enough to be stopped
 # mid-way; a rest-of-line completion (4 masks) finishes quickly.
 SLOW = {
-    "steps": 256, "multilineLength": 256, "lineLength": 256, "inlineLength": 4, "endProbability": 0,
-    "minConfidence": 0, "adaptiveDebounce": False,
+    "steps": 256,
+    "multilineLength": 256,
+    "lineLength": 256,
+    "inlineLength": 4,
+    "endProbability": 0,
+    "minConfidence": 0,
+    "adaptiveDebounce": False,
 }  # a random model: no gate, no debounce
 FULL_RUN = 256
 BLOCK_TEXT = "def perimeter(circle):\n    \n\ntotal = perimeter(c) + \n"
