@@ -11,11 +11,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from training.benchmarks import benchmarks_root
+
 if TYPE_CHECKING:
     from training.modeling import ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = REPO.parent / "shared" / "benchmarks" / "humaneval-infilling"
+BENCHMARKS = benchmarks_root()  # $DIFFILL_BENCHMARKS or ../shared/benchmarks/humaneval-infilling
+NO_BENCHMARKS = (
+    f"HumanEval-infilling not found at {BENCHMARKS}: get its *.jsonl.gz files from "
+    "github.com/openai/human-eval-infilling and set DIFFILL_BENCHMARKS to their folder"
+)
 
 
 def stdlib_texts(n: int = 40) -> list[str]:

@@ -7,12 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import BENCHMARKS, NO_BENCHMARKS
 
 from benchmarks.engine.run import contexts, main
 from benchmarks.engine.variants import PLAIN_STEPS, VariantError, parse_variant, parse_variants
 from diffill.infill import FillOptions
 
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "humaneval-infilling"
+BENCH = BENCHMARKS
 
 
 def test_variant_specs() -> None:
@@ -45,7 +46,7 @@ def test_contexts_beyond_the_window_are_capped_and_said_so() -> None:
     ]
 
 
-@pytest.mark.skipif(not BENCH.is_dir(), reason="HumanEval-infilling files not present")
+@pytest.mark.skipif(not BENCH.is_dir(), reason=NO_BENCHMARKS)
 def test_quick_bench_writes_its_report(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "bench"
     code = main(

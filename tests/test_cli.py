@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import NO_BENCHMARKS
 
 from diffill.holes import find_holes
 from diffill.infill import FillOptions, Infiller
@@ -98,7 +99,7 @@ def test_markers_in_strings_and_comments_stay_text(tmp_path: Path, capsys: pytes
     assert filled.count("???") == 3
 
 
-@pytest.mark.skipif(not BENCH.is_dir(), reason=f"HumanEval-infilling not found at {BENCH} (set DIFFILL_BENCHMARKS)")
+@pytest.mark.skipif(not BENCH.is_dir(), reason=NO_BENCHMARKS)
 def test_tasks_batch_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = tmp_path / "samples.jsonl"
     tasks = BENCH / "HumanEval-SingleLineInfilling.jsonl.gz"

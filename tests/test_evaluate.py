@@ -59,7 +59,7 @@ def single_line() -> list[InfillTask]:
     try:
         return load_tasks(resolve_benchmark("single-line"))
     except BenchmarkError as e:
-        pytest.skip(f"HumanEval-infilling not available: {e}")
+        pytest.skip(f"{e}: get HumanEval-infilling from github.com/openai/human-eval-infilling")
 
 
 # --- loading -------------------------------------------------------------------------------------

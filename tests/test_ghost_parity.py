@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from conftest import BENCHMARKS
+from conftest import BENCHMARKS, NO_BENCHMARKS
 from server_support import inline, open_doc, start, stop, wait_state
 
 from benchmarks.ghost_parity import ghost_document
 from diffill.model_dir import default_model_dir
 
 SINGLE = BENCHMARKS / "HumanEval-SingleLineInfilling.jsonl.gz"
-pytestmark = pytest.mark.skipif(not SINGLE.is_file(), reason=f"{SINGLE} not found")
+pytestmark = pytest.mark.skipif(not SINGLE.is_file(), reason=NO_BENCHMARKS)
 SETTINGS = {"minConfidence": 0.0, "adaptiveDebounce": False, "debounceMs": 0, "prefetch": False}
 
 
