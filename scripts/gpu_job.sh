@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Project tooling, not a user command: it is written for this project's lent GPU machines (10-minute calls, a
+# copy of ../shared carried along). Users train with `diffill-train` or scripts/train_default.sh.
+#
 # The default model's recipe on a lent GPU machine, in calls of at most 10 minutes each:
 #
 #   scripts/gpu_job.sh start END [SECONDS]      # corpus + tokenizer, then training detached, sized to end END

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Project tooling for the lent GPU machines (see scripts/gpu_job.sh), not a user command.
 # Download the wheels the GPU machine lacks (Python 3.12, no network there) into wheels/ (git-ignored),
 # so that they travel with the working tree: `run(carry=["wheels"], ...)`.
 set -euo pipefail
