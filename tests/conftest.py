@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import random
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +48,23 @@ def write_corpus(directory: Path, texts: list[str], seed: int = 0) -> Path:
     with gzip.open(directory / "train-00000.jsonl.gz", "wt", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     return directory
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Undo what a test did to logging in-process: servers and CLIs call `logging.basicConfig(force=True)`,
+    and import-linter's configuration disables every logger that exists when it runs."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    loggers = {
+        name: lg.disabled for name, lg in logging.root.manager.loggerDict.items() if isinstance(lg, logging.Logger)
+    }
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    for name, lg in logging.root.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger):
+            lg.disabled = loggers.get(name, False)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ the runner's audit hook could do), and ``run_program`` runs it through the whole
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import secrets
@@ -106,6 +107,7 @@ def test_refuses_a_bwrap_that_fails_to_start(tmp_path: Path) -> None:
 
 
 def test_runs_unsandboxed_only_when_allowed(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="training.execution")
     result = run_program("assert True\n", allow_unsandboxed=True, isolation=MISSING)
     assert result.passed
     assert "WITHOUT a sandbox" in caplog.text

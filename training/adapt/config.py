@@ -22,7 +22,7 @@ class AdaptConfig:
     workspace: Path
     out: Path
     base: Path | None = None  # None: the bundled model
-    minutes: float = 15.0  # training time at most (loading and export come on top)
+    minutes: float = 12.0  # training time at most (loading and export come on top)
     method: Method = Method.FULL
     lr: float = 1e-4
     batch_size: int = 8

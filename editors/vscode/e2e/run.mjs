@@ -137,6 +137,8 @@ function prepare(root, artifacts) {
     'diffill.model': model,
     'diffill.device': 'cpu',
     'diffill.steps': 4,
+    // The test model is random: the confidence gate (default 0.2) would hold back every ghost text.
+    'diffill.minConfidence': 0,
     // One torch thread: with code-server and Chromium on the same small CPU, more threads spin against them.
     'diffill.threads': 1,
     'diffill.server.command': [...serverCommand, '--log-file', join(artifacts, 'server.log')],
