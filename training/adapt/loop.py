@@ -273,7 +273,7 @@ def _train(
             last_save = time.perf_counter()
         if report is not None:
             best_loss = state.best_loss if math.isfinite(state.best_loss) else None
-            report(Progress(state.step, state.seconds, limit, float(loss), heldout_loss, best_loss))
+            report(Progress(state.step, state.seconds, limit, loss.item(), heldout_loss, best_loss))
     if heldout and (not state.evals or state.evals[-1][0] != state.step):
         final = _heldout_loss(net, heldout, cfg.bf16)
         state.evals.append((state.step, round(state.seconds / 60, 3), final))
