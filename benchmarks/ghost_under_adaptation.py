@@ -1,8 +1,10 @@
 """Ghost-text latency through the real server with and without a background adaptation running.
 
-Starts ``diffill serve`` on a workspace folder, times cold ghost-text requests (each in another document
-than the one before), then starts learning the workspace (``diffill.adaptNow``) and times the same requests
-while the adapter process trains, and reports p50/p95 of both and how far the adaptation got meanwhile.
+Starts ``diffill serve`` on a workspace folder, times cold ghost-text requests (each in a document opened
+for it and closed after, so that nothing remembered or reused answers it: every request is a model run),
+then starts learning the workspace (``diffill.adaptNow``) and times the same requests while the adapter
+process trains, with a pause between requests (``--gap``) in which it does, and reports p50/p95 of both and
+how far the adaptation got meanwhile.
 The server stops the adapter (SIGSTOP) while it generates, so the target is that ghost text is at most 10%
 slower. The adaptation's cache goes to a temporary folder, so nothing adapted earlier is reused.
 
@@ -24,7 +26,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from benchmarks.ghost_client import inline, open_doc, percentile, stop
+from benchmarks.ghost_client import close_doc, inline, open_doc, percentile, stop
 from benchmarks.server_latency import FIXTURES, ghost_case
 
 FILES = ("window.py", "infill.py", "denoise.py", "context_cache.py", "jobs.py")
@@ -56,15 +58,20 @@ async def status(client: LanguageClient) -> Any:
     return await client.protocol.send_request_async("diffill/status", None)
 
 
-async def timed_round(client: LanguageClient, docs: list[tuple[str, types.Position]], reps: int) -> list[float]:
-    """``reps`` cold ghost requests, cycling through the documents, one at a time; milliseconds each."""
+async def timed_round(
+    client: LanguageClient, docs: list[tuple[str, str, types.Position]], reps: int, gap: float, tag: str
+) -> list[float]:
+    """``reps`` cold ghost requests, cycling through the documents, each in a fresh document; milliseconds."""
     out = []
     for i in range(reps):
-        uri, position = docs[i % len(docs)]
+        name, text, position = docs[i % len(docs)]
+        uri = f"file:///bench/{tag}{i}/{name}"
+        open_doc(client, uri, text)
         started = time.perf_counter()
         await inline(client, uri, position)
         out.append(1000 * (time.perf_counter() - started))
-        await asyncio.sleep(0.3)  # the user between two requests: the adapter trains then
+        close_doc(client, uri)
+        await asyncio.sleep(gap)  # the user between two requests: the adapter trains then
     return out
 
 
@@ -82,11 +89,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         docs = []
         for name in FILES:
             text, position, _ = ghost_case((FIXTURES / name).read_text(encoding="utf-8"))
-            uri = f"file:///bench/{name}"
-            open_doc(client, uri, text)
-            docs.append((uri, position))
-        await timed_round(client, docs, len(docs))  # warm-up: first-call costs of each shape
-        idle = await timed_round(client, docs, args.reps)
+            docs.append((name, text, position))
+        await timed_round(client, docs, len(docs), 0.1, "warm")  # warm-up: first-call costs of each shape
+        idle = await timed_round(client, docs, args.reps, args.gap, "idle")
         answer = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="diffill.adaptNow", arguments=[])
         )
@@ -95,7 +100,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"adaptation did not run: {current.adaptation}")
             await asyncio.sleep(0.5)
         before = current.adaptation.progress
-        busy = await timed_round(client, docs, args.reps)
+        busy = await timed_round(client, docs, args.reps, args.gap, "busy")
         after = (await status(client)).adaptation
     finally:
         await stop(client)
@@ -103,6 +108,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "workspace": str(args.workspace),
         "threads": args.threads,
         "adapt_minutes": args.minutes,
+        "gap_s": args.gap,
         "started": answer,
         "idle": summary(idle),
         "while_adapting": summary(busy),
@@ -118,6 +124,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workspace", type=Path, help="the workspace folder the server learns")
     p.add_argument("--reps", type=int, default=20, help="requests per round")
+    p.add_argument("--gap", type=float, default=1.0, help="seconds between two requests (the adapter trains then)")
     p.add_argument("--minutes", type=float, default=12.0, help="adaptation training time (long enough to last)")
     p.add_argument("--threads", type=int, default=0, help="the server's torch threads (0: torch's default)")
     p.add_argument("--out", type=Path, required=True, help="results JSON")
