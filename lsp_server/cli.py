@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("path", nargs="?", type=Path, help="file with holes (- for stdin)")
     fill.add_argument("--in-place", action="store_true", help="write the result back to PATH")
     fill.add_argument("--marker", default=DEFAULT_MARKER, help="hole placeholder (default: %(default)s)")
+    fill.add_argument(
+        "--holes-in-strings",
+        action="store_true",
+        help="also fill markers inside string literals and comments (by default they are text)",
+    )
     fill.add_argument("--region", help="rewrite LINE:COL-LINE:COL (1-based, end exclusive) instead of holes")
     fill.add_argument(
         "--strength",
@@ -108,7 +113,7 @@ def run_fill(args: argparse.Namespace) -> int:
     text = read_text(args.path)
     if args.region:
         region = parse_region(args.region, text, args.strength)
-    elif not (spans := find_holes(text, args.marker)):
+    elif not (spans := find_holes(text, args.marker, in_strings=args.holes_in_strings)):
         raise HoleError(f"{args.path}: no {args.marker!r} hole to fill (use --region to rewrite a range)")
     check_model_dir(args.model or default_model_dir())
     from diffill.syntax import check_for, parse_problem

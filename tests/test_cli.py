@@ -99,6 +99,15 @@ def test_markers_in_strings_and_comments_stay_text(tmp_path: Path, capsys: pytes
     assert filled.count("???") == 3
 
 
+def test_holes_in_strings_fills_those_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "t.py"
+    target.write_text('def ask():\n    s = "what???"  # ???\n    return ???\n')
+    args = ["fill", str(target), "--holes-in-strings", "--device", "cpu", "--steps", "2"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert "???" not in out and out.startswith("def ask():\n    s = ")
+
+
 @pytest.mark.skipif(not BENCH.is_dir(), reason=NO_BENCHMARKS)
 def test_tasks_batch_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = tmp_path / "samples.jsonl"
