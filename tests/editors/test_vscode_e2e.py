@@ -12,7 +12,7 @@ changed, the accepted text is the one shown), not quality.
 
 Needs what ``editors/vscode/e2e/setup.sh`` installs (Debian chromium and libkrb5-dev; Node 24, code-server
 and playwright-core under ``editors/vscode/e2e/.tools``; the extension's node_modules). Without them the
-tests skip and say so.
+tests skip and say so. Marked ``slow``: ``python -m pytest -m slow tests/editors`` runs it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.editor
+# Slow (about two minutes on two cores): out of the default run; CI runs it in its own step (-m slow).
+pytestmark = [pytest.mark.editor, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "editors" / "vscode"
