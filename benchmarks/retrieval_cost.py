@@ -13,13 +13,13 @@ tasks and the share of tasks that give any.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.repo_bench.taskfile import load_tasks
+from benchmarks.results_file import write_results
 from diffill.model_dir import default_model_dir
 from diffill.retrieval.workspace import Workspace
 
@@ -110,10 +110,8 @@ def main() -> int:
     for project in projects:
         own = [t for t in tasks if t.repo == project]
         result["projects"][project] = measure_project(args.bench, project, own, count)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
     table = markdown(result)
-    args.out.with_suffix(".md").write_text(table)
+    write_results(result, args.out, table)
     print(table)
     return 0
 

@@ -84,13 +84,12 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 def run_matrix_command(args: argparse.Namespace) -> int:
     from benchmarks.repo_bench.matrix import markdown, parse_variant, run_matrix
+    from benchmarks.results_file import write_results
 
     variants = [parse_variant(v, args.adapted, args.context_tokens) for v in args.variants]
     result = run_matrix(args.bench, variants, args.work or args.bench / "matrix", args.batch_size, args.projects)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
     table = markdown(result)
-    args.out.with_suffix(".md").write_text(table)
+    write_results(result, args.out, table)
     print(table)
     return 0
 

@@ -12,7 +12,6 @@ well it guesses lengths. Same engine and settings as ``diffill fill --tasks`` ot
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from benchmarks.repo_bench.cli import DEFAULT_OUT
 from benchmarks.repo_bench.matrix import _by_kind
 from benchmarks.repo_bench.score import score_tasks
 from benchmarks.repo_bench.taskfile import load_tasks
+from benchmarks.results_file import write_results
 from diffill.batch import fill_pairs
 from diffill.flags import fill_options
 from diffill.infill import Infiller
@@ -79,10 +79,8 @@ def main() -> int:
     result: dict[str, Any] = {"bench": str(args.bench), "projects": args.projects, "models": {}}
     for model in args.models:
         result["models"][model] = run(args.bench, args.projects, model, args.batch_size)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
     table = markdown(result)
-    args.out.with_suffix(".md").write_text(table)
+    write_results(result, args.out, table)
     print(table)
     return 0
 

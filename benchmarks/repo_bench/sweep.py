@@ -8,7 +8,6 @@ samples are kept under ``--work`` and reused when present.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from benchmarks.repo_bench.matrix import KINDS, Variant, _by_kind, adaptation_info, fill
 from benchmarks.repo_bench.score import score_tasks
 from benchmarks.repo_bench.taskfile import load_samples, load_tasks, write_tasks
+from benchmarks.results_file import write_results
 
 
 def parse_setting(spec: str) -> tuple[str, list[str]]:
@@ -149,7 +149,5 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
+    write_results(result, out, markdown(result))
     plot_minutes(result, out.with_suffix(".png"))
