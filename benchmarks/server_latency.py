@@ -45,6 +45,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from benchmarks.ghost_client import wait_ready
+
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"  # frozen copies of modules of this repository, so the workload never drifts
 DEFAULT_FILE = FIXTURES / "window.py"
@@ -113,15 +115,6 @@ async def start_server(args: argparse.Namespace, log_file: Path) -> LanguageClie
     )
     client.initialized(types.InitializedParams())
     return client
-
-
-async def wait_ready(client: LanguageClient, timeout: float = 300.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = await client.protocol.send_request_async("diffill/status", None)
-        if status.state in ("ready", "failed") or time.monotonic() > deadline:
-            return status
-        await asyncio.sleep(0.1)
 
 
 def open_doc(client: LanguageClient, name: str, text: str) -> str:
@@ -242,8 +235,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     client = await start_server(args, log_file)
     try:
         status = await wait_ready(client)
-        if status.state != "ready":
-            raise SystemExit(f"the model did not load: {status.error}")
         ghost_text, cursor, code = ghost_case(source)
         ghost_uri = open_doc(client, "ghost", ghost_text)
         cold, resting = [], []
