@@ -70,6 +70,7 @@ class Report:
     log_lines: int = 0
     bad_message_lines: int = 0
     tracebacks: int = 0
+    traceback_ends: list[str] = field(default_factory=list)  # each traceback's last line
     seconds: float = 0.0
     mutated_paths: int = 0
 
@@ -157,6 +158,19 @@ def read_log(report: Report, log_file: Path) -> None:
     report.log_bytes, report.log_lines = len(text.encode()), text.count("\n")
     report.bad_message_lines = text.count(" bad message (")
     report.tracebacks = text.count("Traceback (most recent call last)")
+    report.traceback_ends = _traceback_ends(text.splitlines())
+
+
+def _traceback_ends(lines: list[str]) -> list[str]:
+    """The exception line that ends each traceback in the log (the first unindented line after it)."""
+    ends, inside = [], False
+    for line in lines:
+        if line.startswith("Traceback (most recent call last)"):
+            inside = True
+        elif inside and line and not line[0].isspace():
+            ends.append(line)
+            inside = False
+    return ends
 
 
 def run(
@@ -207,6 +221,7 @@ def summary(report: Report) -> str:
         f"{report.tracebacks} tracebacks",
     ]
     lines += [f"  unanswered: {u}" for u in report.unanswered[:20]]
+    lines += [f"  traceback: {end}" for end in report.traceback_ends[:10]]
     return "\n".join(lines)
 
 

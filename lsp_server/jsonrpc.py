@@ -81,13 +81,46 @@ class ParseError(ValueError):
 
 
 def parse_body(body: bytes) -> Any:
-    """The JSON value of a body; ParseError for anything else (NaN and Infinity included)."""
+    """The JSON value of a body; ParseError for anything else (NaN and Infinity included).
+
+    JSON may escape a lone UTF-16 surrogate (``"\\ud800"``), which no UTF-8 file, tokenizer or parser
+    takes: each becomes U+FFFD, which keeps every offset (one code point, one UTF-16 unit)."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        value = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nested too deep
         raise ParseError(f"not JSON ({clip(str(exc) or type(exc).__name__, 120)})") from exc
+    return _without_lone_surrogates(value) if _ESCAPED_SURROGATE.search(body) else value
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, a pair is one code point already
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with U+FFFD for each lone surrogate in its strings and keys (walked without recursion, as a
+    body may nest as deep as ``json.loads`` allows)."""
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            return _LONE_SURROGATE.sub("\ufffd", item)
+        if isinstance(item, dict):
+            cleaned = {clean(k): v for k, v in item.items()}
+            stack.append(cleaned)
+            return cleaned
+        if isinstance(item, list):
+            stack.append(item)
+        return item
+
+    stack: list[Any] = []
+    top = clean(value)
+    while stack:
+        node = stack.pop()
+        keys = node.keys() if isinstance(node, dict) else range(len(node))
+        for key in keys:
+            node[key] = clean(node[key])
+    return top
 
 
 def _no_constant(name: str) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.fuzz_cases import Cases
-from benchmarks.fuzz_server import run, summary
+from benchmarks.fuzz_server import Report, read_log, run, summary
 
 
 def _bytes(seed: int, n: int) -> list[bytes]:
@@ -30,6 +30,18 @@ def test_cases_say_what_they_are_owed() -> None:
     assert len(answers) == len(set(answers))  # one id per request
     kinds = {c.kind.split(":")[0] for c in cases}
     assert kinds == {"notify", "request", "mutated", "body", "frame"}
+
+
+def test_the_log_reading_names_each_traceback(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text(
+        'INFO ok\nERROR request 3 failed\nTraceback (most recent call last):\n  File "x.py", line 1\n'
+        "    f()\nValueError: bad\nWARNING lsp_server.jsonrpc: bad message (ignored): x\n"
+    )
+    report = Report(seed=0, messages=0)
+    read_log(report, log)
+    assert (report.tracebacks, report.traceback_ends, report.bad_message_lines) == (1, ["ValueError: bad"], 1)
+    assert "traceback: ValueError: bad" in summary(report)
 
 
 @pytest.mark.reliability

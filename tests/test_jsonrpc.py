@@ -121,6 +121,17 @@ def test_parse_body_accepts_json_only() -> None:
             parse_body(bad)
 
 
+def test_parse_body_replaces_lone_surrogates_keeping_offsets() -> None:
+    body = rb'{"text": "a\ud800b\udfff", "x": [[{"\udc00": "\ud83d\ude00"}]], "raw": "\\ud800"}'
+    value = parse_body(body)
+    assert value == {"text": "a\ufffdb\ufffd", "x": [[{"\ufffd": "\U0001f600"}]], "raw": "\\ud800"}
+    assert len(value["text"]) == 4  # the same offsets as the text the client sent
+    deep = parse_body(b"[" * 800 + b'"\\ud800"' + b"]" * 800)  # no recursion limit of its own
+    for _ in range(800):
+        deep = deep[0]
+    assert deep == "\ufffd"
+
+
 def test_leading_id_is_only_a_top_level_id() -> None:
     assert leading_id(b'{"jsonrpc":"2.0","id":42,"method":"x","params":{"te') == 42
     assert leading_id(b'{"id":"a\\"b","method"') == 'a"b'
