@@ -13,7 +13,9 @@ tasks, never fitted on).
 
 Usage: python -m benchmarks.ghost_gate --collect humaneval repo [--every 5] [--records FILE] [--out DIR]
        python -m benchmarks.ghost_gate            (analyse the records kept in --records again)
-Writes DIR/gate.json (records, fits, curves, the chosen default) and DIR/gate.png.
+       python -m benchmarks.ghost_gate --fresh 1 3 4   (the shipped gate on tasks no fit or choice saw)
+Writes DIR/gate.json (records, fits, curves, the chosen default) and DIR/gate.png; ``--fresh`` writes
+DIR/gate_fresh.json (and its records, DIR/gate_fresh_records.json) and changes nothing else.
 """
 
 from __future__ import annotations
@@ -290,6 +292,35 @@ def choose(records: list[Record]) -> dict[str, Any]:
     }
 
 
+def wilson(right: int, n: int, z: float = 1.96) -> list[float]:
+    """The 95% Wilson interval of a proportion ``right / n``."""
+    if n == 0:
+        return [0.0, 1.0]
+    p, z2 = right / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def fresh_check(records: list[Record]) -> dict[str, Any]:
+    """The server's gate as shipped (``lsp_server.gate.GATE`` at the default ``minConfidence``) on records that
+    neither its fit nor the choice of its threshold saw, per half of the problems and together."""
+    server = Settings().min_confidence
+
+    def stat(r: Record) -> float:
+        return gate.score(_features(r))
+
+    out: dict[str, Any] = {"min_confidence": server}
+    for name, split in (
+        ("fit problems", [r for r in records if r.split == "fit"]),
+        ("test problems", [r for r in records if r.split == "test"]),
+        ("all", records),
+    ):
+        row = at_threshold(split, stat, server)
+        right_shown = round(row["precision"] * row["shown"])
+        out[name] = {**row, "precision_95": wilson(right_shown, int(row["shown"]))}
+    return out
+
+
 def plot(analysis: dict[str, Any], chosen: dict[str, Any], out: Path) -> None:
     """Precision against coverage per candidate (the server's statistic drawn thick, its default marked)."""
     import matplotlib
@@ -348,9 +379,18 @@ def main() -> int:
         help="fill these task sets again (their records replace the ones in --records); none: only analyse",
     )
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--fresh",
+        nargs="+",
+        type=int,
+        metavar="OFFSET",
+        help="fill the HumanEval tasks at these offsets (every --every-th from each) and score the shipped gate",
+    )
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    if args.fresh:
+        return run_fresh(args, started)
     records = load_records(args.records) if args.records.is_file() else []
     for source in args.collect:
         if source == "humaneval":
@@ -377,6 +417,28 @@ def main() -> int:
         ]
         print(f"{name:<44} held-out {cells[0]:<16} reverse {cells[1]:<16} repo {cells[2]}")
     print("chosen:", json.dumps(chosen))
+    return 0
+
+
+def run_fresh(args: argparse.Namespace, started: float) -> int:
+    """``--fresh``: tasks at offsets that the fit and the threshold never saw, through the shipped gate."""
+    used = {r.task_id for r in load_records(args.records)} if args.records.is_file() else set()
+    cases = [c for o in args.fresh for c in humaneval_cases(args.every, o) if c[0].task_id not in used]
+    if not cases:
+        raise SystemExit(f"every task at offsets {args.fresh} is in {args.records}: choose other offsets")
+    records = collect(cases, "humaneval", args.threads)
+    (args.out / "gate_fresh_records.json").write_text(json.dumps([asdict(r) for r in records], indent=0) + "\n")
+    check = fresh_check(records)
+    result = {"every": args.every, "offsets": args.fresh, "tasks": len(records), **check}
+    result |= {"seconds": time.perf_counter() - started, "load_average": os.getloadavg()}
+    (args.out / "gate_fresh.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for name in ("fit problems", "test problems", "all"):
+        row = check[name]
+        lo, hi = row["precision_95"]
+        print(
+            f"{name:<14} requests {row['requests']:>4}  coverage {row['coverage']:.1%}  precision "
+            f"{row['precision']:.1%} (95%: {lo:.1%}-{hi:.1%})  all suggestions right {row['right_all']:.1%}"
+        )
     return 0
 
 
