@@ -44,12 +44,14 @@ def python_region_ok(text: str, start: int, end: int) -> bool:
             return False
     except ValueError:  # e.g. a NUL byte
         return False
+    except (RecursionError, MemoryError):  # nested too deeply for Python's parser: tree-sitter decides
+        pass
     parser, query = _python()
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "surrogatepass")
     tree = parser.parse(data)
     if not tree.root_node.has_error:
         return True
-    lo, hi = len(text[:start].encode("utf-8")), len(text[:end].encode("utf-8"))
+    lo, hi = len(text[:start].encode("utf-8", "surrogatepass")), len(text[:end].encode("utf-8", "surrogatepass"))
     for nodes in tree_sitter.QueryCursor(query).captures(tree.root_node).values():
         for node in nodes:
             if node.start_byte <= hi and node.end_byte >= lo:

@@ -20,6 +20,14 @@ def test_region_checks() -> None:
     assert python_region_ok(two, two.index("c = 2"), len(two))  # an error elsewhere does not count
 
 
+def test_code_nested_too_deeply_for_pythons_parser_is_judged_by_tree_sitter() -> None:
+    deep = "x = " + "a." * 100_000 + "b\n"  # ast.parse: RecursionError; "-" * 100_000: MemoryError
+    assert python_region_ok(deep, 0, len(deep))
+    assert python_region_ok("x = " + "-" * 100_000 + "1\n", 0, 10)
+    broken = "x = " + "1+" * 100_000 + "\n"
+    assert not python_region_ok(broken, len(broken) - 5, len(broken))
+
+
 def test_check_for_language_or_path() -> None:
     assert check_for("python") is python_region_ok
     assert check_for(path="x.py") is python_region_ok
