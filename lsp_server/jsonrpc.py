@@ -139,6 +139,21 @@ def leading_id(prefix: bytes) -> MsgId | None:
     return value if isinstance(value, (int, str)) else None
 
 
+_MESSAGE_START = re.compile(rb'\{\s*"jsonrpc"\s*:')
+
+
+def requests_in(junk: bytes) -> list[MsgId]:
+    """The ids of requests that begin among bytes outside any frame: each object opening with ``"jsonrpc"``
+    whose id shows among its first members, and whose bytes (up to the next such object) name a method."""
+    starts = [m.start() for m in _MESSAGE_START.finditer(junk)]
+    ids = []
+    for start, end in zip(starts, [*starts[1:], len(junk)]):
+        msg_id = leading_id(junk[start : min(end, start + 4096)])
+        if msg_id is not None and b'"method"' in junk[start:end]:
+            ids.append(msg_id)
+    return ids
+
+
 def _valid_id(value: Any) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
@@ -193,7 +208,11 @@ class DiffillProtocol(LanguageServerProtocol):
             data = None
         is_request = isinstance(data, dict) and isinstance(data.get("method"), str) and _valid_id(data.get("id"))
         reason = f"{size} bytes outside any message (no Content-Length header)"
-        self._dispatch(Rejected(data["id"] if is_request else None, INVALID_REQUEST, reason, reply=is_request))
+        ids = [data["id"]] if is_request else [] if data is not None else requests_in(head)
+        if not ids:
+            self._dispatch(Rejected(None, INVALID_REQUEST, reason, reply=False))
+        for msg_id in ids:
+            self._dispatch(Rejected(msg_id, INVALID_REQUEST, reason))
 
     def note(self, message: str, *args: object) -> None:
         """A fault of the stream that harmed no message (e.g. a Content-Length that lied, recovered)."""

@@ -266,6 +266,19 @@ def test_lying_and_missing_headers_lose_nothing_after_them(served: Served) -> No
     served.expect_logged(5)  # two lengths recovered, a request and junk skipped, a length recovered
 
 
+def test_headerless_requests_among_other_bytes_are_answered_with_their_ids(served: Served) -> None:
+    wire = served.wire
+    before_a_field = STATUS % 201 + b"Content-Type: x\r\n" + frame(STATUS % 202)  # the field's line holds it
+    after_a_short_frame = b"Content-Length: 7\r\n\r\n" + STATUS % 203 + STATUS % 204 + frame(STATUS % 205)
+    wire.send_raw(before_a_field + after_a_short_frame)
+    keys = [json.dumps(i) for i in (201, 202, 204, 205)]
+    assert not wire.wait(keys, timeout=30)
+    assert [wire.responses[k][0].get("error", {}).get("code") for k in keys] == [-32600, None, -32600, None]
+    assert json.dumps(203) not in wire.responses  # cut before its id: answered with a null id
+    assert wire.call(206, "diffill/status")["result"]
+    served.expect_logged(3)  # a request skipped, a body cut short, a request skipped
+
+
 def test_a_body_over_the_limit_is_skipped_and_answered(served: Served) -> None:
     params = {"textDocument": {"uri": "file:///huge.py"}, "strength": 1.0, "pad": "x" * (33 * 2**20)}
     served.wire.send({"jsonrpc": "2.0", "id": "huge", "method": "diffill/fill", "params": params})
