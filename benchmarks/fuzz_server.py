@@ -192,14 +192,16 @@ def run(
     cases = generator.make(messages)
     report.mutated_paths = len(generator.mutated_paths)
     report.sent_sha256 = send(wire, cases, batch, timeout)
-    account(report, wire, cases, timeout)
     report.crashed = wire.proc.poll() is not None
     if not report.crashed:
-        report.rss_mb.append(wire.rss_kib() / 1024)
+        # the server reads in order: once this is answered, every error with a null id is in as well
         try:
             report.alive_at_end = "result" in wire.call("fuzz-alive", "diffill/status", None, timeout)
         except AssertionError:
             report.alive_at_end = False
+        report.rss_mb.append(wire.rss_kib() / 1024)
+    account(report, wire, cases, timeout)
+    report.crashed = wire.proc.poll() is not None
     report.exit_code = wire.close(timeout) if not report.crashed else wire.proc.returncode
     report.seconds = round(time.monotonic() - started, 1)
     read_log(report, log_file)

@@ -194,11 +194,16 @@ class DiffillProtocol(LanguageServerProtocol):
                 self._send_response(msg_id, error=error)
 
     def reject_body(self, body: bytes, code: int, reason: str) -> None:
-        """A body that cannot be read as a message: answered with the id it shows, if any."""
+        """A body that cannot be read as a message: answered with the id it shows, if any. A body that does
+        not parse may hold the start of a request sent without a header (its Content-Length ran on over it):
+        that request is answered too."""
         msg_id = leading_id(body[:4096])
         if msg_id is not None and self._is_own_request(msg_id):
             msg_id = None  # a response of the client's to one of ours: not to be answered
         self._dispatch(Rejected(msg_id, code, reason))
+        if code == PARSE_ERROR:
+            for later in requests_in(body[body.find(b"{") + 1 :]):
+                self._dispatch(Rejected(later, INVALID_REQUEST, "a request without a header, inside another body"))
 
     def skipped(self, size: int, head: bytes) -> None:
         """Bytes outside any frame (no Content-Length header): a request among them is answered, if it shows."""

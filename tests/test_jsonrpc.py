@@ -270,13 +270,15 @@ def test_headerless_requests_among_other_bytes_are_answered_with_their_ids(serve
     wire = served.wire
     before_a_field = STATUS % 201 + b"Content-Type: x\r\n" + frame(STATUS % 202)  # the field's line holds it
     after_a_short_frame = b"Content-Length: 7\r\n\r\n" + STATUS % 203 + STATUS % 204 + frame(STATUS % 205)
-    wire.send_raw(before_a_field + after_a_short_frame)
-    keys = [json.dumps(i) for i in (201, 202, 204, 205)]
+    inside_a_long_body = b"Content-Length: 99999\r\n\r\n" + STATUS % 207 + STATUS % 208 + frame(STATUS % 209)
+    wire.send_raw(before_a_field + after_a_short_frame + inside_a_long_body)
+    keys = [json.dumps(i) for i in (201, 202, 204, 205, 207, 208, 209)]
     assert not wire.wait(keys, timeout=30)
-    assert [wire.responses[k][0].get("error", {}).get("code") for k in keys] == [-32600, None, -32600, None]
+    codes = [wire.responses[k][0].get("error", {}).get("code") for k in keys]
+    assert codes == [-32600, None, -32600, None, -32700, -32600, None]
     assert json.dumps(203) not in wire.responses  # cut before its id: answered with a null id
     assert wire.call(206, "diffill/status")["result"]
-    served.expect_logged(3)  # a request skipped, a body cut short, a request skipped
+    served.expect_logged(5)  # a request skipped, a body cut short, a request skipped, a body with two in it
 
 
 def test_a_body_over_the_limit_is_skipped_and_answered(served: Served) -> None:
