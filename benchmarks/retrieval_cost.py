@@ -110,9 +110,7 @@ def main() -> int:
     for project in projects:
         own = [t for t in tasks if t.repo == project]
         result["projects"][project] = measure_project(args.bench, project, own, count)
-    table = markdown(result)
-    write_results(result, args.out, table)
-    print(table)
+    write_results(result, args.out, markdown(result), echo=True)
     return 0
 
 

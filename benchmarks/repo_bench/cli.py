@@ -88,9 +88,7 @@ def run_matrix_command(args: argparse.Namespace) -> int:
 
     variants = [parse_variant(v, args.adapted, args.context_tokens) for v in args.variants]
     result = run_matrix(args.bench, variants, args.work or args.bench / "matrix", args.batch_size, args.projects)
-    table = markdown(result)
-    write_results(result, args.out, table)
-    print(table)
+    write_results(result, args.out, markdown(result), echo=True)
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.repo_bench.cli import DEFAULT_OUT
-from benchmarks.repo_bench.matrix import _by_kind
+from benchmarks.repo_bench.matrix import KINDS, _by_kind
 from benchmarks.repo_bench.score import score_tasks
 from benchmarks.repo_bench.taskfile import load_tasks
 from benchmarks.results_file import write_results
@@ -26,8 +26,6 @@ from diffill.flags import fill_options
 from diffill.infill import Infiller
 from diffill.model import load_model
 from lsp_server.cli import build_parser
-
-KINDS = ("single-line", "multi-line", "random-span")
 
 
 def run(bench: Path, projects: list[str] | None, model: str, batch_size: int) -> dict[str, Any]:
@@ -42,10 +40,7 @@ def run(bench: Path, projects: list[str] | None, model: str, batch_size: int) ->
         lengths = None
         opts = options
         if setting == "oracle":
-            tokenizer = infiller.lm.tokenizer
-            lengths = [
-                max(1, len(tokenizer(t.canonical_solution, add_special_tokens=False)["input_ids"])) for t in tasks
-            ]
+            lengths = [max(1, infiller.count_tokens(t.canonical_solution)) for t in tasks]
             opts = replace(options, end_probability=None)  # the length is known
         completions = fill_pairs(infiller, pairs, opts, batch_size=batch_size, lengths=lengths)
         samples = {t.task_id: c for t, c in zip(tasks, completions)}
@@ -79,9 +74,7 @@ def main() -> int:
     result: dict[str, Any] = {"bench": str(args.bench), "projects": args.projects, "models": {}}
     for model in args.models:
         result["models"][model] = run(args.bench, args.projects, model, args.batch_size)
-    table = markdown(result)
-    write_results(result, args.out, table)
-    print(table)
+    write_results(result, args.out, markdown(result), echo=True)
     return 0
 
 
